@@ -1,0 +1,49 @@
+# Every target builds the pinned environment in .venv/ first (requirements/dev.lock).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+UV_VERSION := 0.13.9
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: all venv test lint typecheck docs pytest demo emulator lock clean
+
+all: test
+
+venv: $(STAMP)
+
+$(STAMP): requirements/dev.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements/dev.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	@touch $@
+
+lint: $(STAMP)
+	$(BIN)/ruff check airflow_provider_oac tests example_dags bench scripts
+	$(BIN)/ruff format --check airflow_provider_oac tests example_dags bench scripts
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+docs: $(STAMP)
+	rm -rf docs/_build
+	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+
+pytest: $(STAMP)
+	$(BIN)/pytest
+
+# The whole suite: lint, types, docs (warnings are errors), then every test.
+test: lint typecheck docs pytest
+
+demo: $(STAMP)
+	$(BIN)/python scripts/demo.py
+
+emulator: $(STAMP)
+	$(BIN)/airflow-oac emulator --auto-approve
+
+# Re-pin the development environment after editing requirements/dev.in.
+lock: $(STAMP)
+	$(BIN)/uv pip compile --quiet requirements/dev.in -o requirements/dev.lock --python-version 3.11
+
+clean:
+	rm -rf $(VENV) docs/_build .pytest_cache .mypy_cache .ruff_cache

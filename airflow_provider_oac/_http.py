@@ -1,0 +1,243 @@
+"""Plain-data HTTP messages and the two thin transports that execute them.
+
+Protocol code in ``auth/`` and ``client/`` builds :class:`HTTPRequest` values and reads
+:class:`HTTPResponse` values; it never touches a socket. :func:`send` (requests, used by the hook
+and CLI) and :func:`asend` (httpx, used by triggers) are the only places that do I/O, so the sync
+and async paths share every rule.
+
+Requests and responses hide headers and bodies from ``repr``: they carry tokens and passwords.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_oac import __version__
+from airflow_provider_oac.errors import OACResponseError, OACTimeoutError, OACTransportError
+
+if TYPE_CHECKING:
+    import httpx
+    import requests
+
+USER_AGENT = f"airflow-provider-oac/{__version__}"
+
+#: (connect, read) seconds. Every call has a timeout; none waits forever.
+DEFAULT_TIMEOUT: tuple[float, float] = (10.0, 60.0)
+
+
+@dataclass(frozen=True, slots=True)
+class HTTPRequest:
+    method: str
+    url: str
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
+    #: Form fields (``application/x-www-form-urlencoded``), for IAM.
+    form: dict[str, str] | None = field(default=None, repr=False)
+    #: JSON body, for OAC.
+    json: Any = field(default=None, repr=False)
+    #: Query parameters.
+    params: dict[str, str] | None = None
+
+    def with_header(self, name: str, value: str) -> HTTPRequest:
+        return HTTPRequest(
+            self.method, self.url, {**self.headers, name: value}, self.form, self.json, self.params
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class HTTPResponse:
+    status: int
+    #: Header names lower-cased.
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
+    body: bytes = field(default=b"", repr=False)
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+    @property
+    def opc_request_id(self) -> str | None:
+        return self.header("opc-request-id")
+
+
+def parse_json(response: HTTPResponse, what: str) -> Any:
+    """The response body as JSON, or :class:`OACResponseError` saying what came instead.
+
+    ``what`` names the answer for the message, e.g. ``"OAC's snapshot list"``.
+    """
+    text = response.body.decode("utf-8", errors="replace").strip()
+    if not text:
+        raise OACResponseError(
+            f"{what} was empty (HTTP {response.status}); expected JSON.",
+            status=response.status,
+            opc_request_id=response.opc_request_id,
+        )
+    content_type = (response.header("content-type") or "").lower()
+    if "html" in content_type or text.lstrip().lower().startswith(("<!doctype", "<html")):
+        raise OACResponseError(
+            f"{what} was an HTML page (HTTP {response.status}), not JSON: check that the URL points at "
+            "the service itself and not at a login page or proxy.",
+            status=response.status,
+            opc_request_id=response.opc_request_id,
+        )
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise OACResponseError(
+            f"{what} was not valid JSON (HTTP {response.status}, {len(text)} bytes: {exc.msg} at "
+            f"position {exc.pos}).",
+            status=response.status,
+            opc_request_id=response.opc_request_id,
+        ) from None
+
+
+def _lower_headers(headers: Any) -> dict[str, str]:
+    return {str(k).lower(): str(v) for k, v in headers.items()}
+
+
+def send(
+    session: requests.Session,
+    request: HTTPRequest,
+    *,
+    timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
+    verify: bool | str = True,
+) -> HTTPResponse:
+    """Execute ``request`` with ``requests``; map failures to :class:`OACTransportError`."""
+    import requests
+
+    headers = {"User-Agent": USER_AGENT, **request.headers}
+    # Every ``from None`` below is deliberate: library exceptions can embed the request (with its
+    # Authorization header or form body) and would carry it into tracebacks and logs.
+    try:
+        response = session.request(
+            request.method,
+            request.url,
+            headers=headers,
+            data=request.form,
+            json=request.json,
+            params=request.params,
+            timeout=timeout,
+            verify=verify,
+            allow_redirects=False,
+        )
+    except requests.exceptions.ConnectTimeout as exc:
+        raise OACTimeoutError(
+            f"Timed out connecting to {_origin(request.url)}.",
+            method=request.method,
+            url=request.url,
+            request_sent=False,
+        ) from None
+    except requests.exceptions.Timeout as exc:
+        raise OACTimeoutError(
+            f"No answer from {_origin(request.url)} within the timeout.",
+            method=request.method,
+            url=request.url,
+            request_sent=True,
+        ) from None
+    except requests.exceptions.SSLError as exc:
+        raise OACTransportError(
+            f"TLS verification failed for {_origin(request.url)}: {_first_line(exc)}",
+            method=request.method,
+            url=request.url,
+            request_sent=False,
+        ) from None
+    except requests.exceptions.ConnectionError as exc:
+        raise OACTransportError(
+            f"Could not reach {_origin(request.url)}: {_connection_reason(exc)}",
+            method=request.method,
+            url=request.url,
+            request_sent=_maybe_sent(exc),
+        ) from None
+    except requests.exceptions.RequestException as exc:
+        raise OACTransportError(
+            f"HTTP request to {_origin(request.url)} failed: {type(exc).__name__}",
+            method=request.method,
+            url=request.url,
+        ) from None
+    return HTTPResponse(response.status_code, _lower_headers(response.headers), response.content)
+
+
+async def asend(
+    client: httpx.AsyncClient,
+    request: HTTPRequest,
+    *,
+    timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
+) -> HTTPResponse:
+    """Execute ``request`` with ``httpx``; map failures to :class:`OACTransportError`."""
+    import httpx
+
+    connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+    headers = {"User-Agent": USER_AGENT, **request.headers}
+    try:
+        response = await client.request(
+            request.method,
+            request.url,
+            headers=headers,
+            data=request.form,
+            json=request.json,
+            params=request.params,
+            timeout=httpx.Timeout(read, connect=connect),
+            follow_redirects=False,
+        )
+    except httpx.ConnectTimeout as exc:
+        raise OACTimeoutError(
+            f"Timed out connecting to {_origin(request.url)}.",
+            method=request.method,
+            url=request.url,
+            request_sent=False,
+        ) from None
+    except httpx.TimeoutException as exc:
+        raise OACTimeoutError(
+            f"No answer from {_origin(request.url)} within the timeout.",
+            method=request.method,
+            url=request.url,
+            request_sent=True,
+        ) from None
+    except httpx.ConnectError as exc:
+        raise OACTransportError(
+            f"Could not reach {_origin(request.url)}: {_first_line(exc) or 'connection failed'}",
+            method=request.method,
+            url=request.url,
+            request_sent=False,
+        ) from None
+    except httpx.HTTPError as exc:
+        raise OACTransportError(
+            f"HTTP request to {_origin(request.url)} failed: {type(exc).__name__}",
+            method=request.method,
+            url=request.url,
+        ) from None
+    return HTTPResponse(response.status_code, _lower_headers(response.headers), response.content)
+
+
+def _origin(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else ""
+
+
+def _connection_reason(exc: BaseException) -> str:
+    text = str(exc)
+    for marker, reason in (
+        ("Connection refused", "connection refused"),
+        ("Name or service not known", "host name not found"),
+        ("nodename nor servname", "host name not found"),
+        ("Temporary failure in name resolution", "host name not found"),
+        ("Connection reset", "connection reset"),
+        ("RemoteDisconnected", "the server closed the connection without answering"),
+        ("Connection aborted", "the connection was dropped"),
+    ):
+        if marker in text:
+            return reason
+    return "connection failed"
+
+
+def _maybe_sent(exc: BaseException) -> bool:
+    """A refused or unresolvable connection never carried the request; a dropped one may have."""
+    reason = _connection_reason(exc)
+    return reason not in ("connection refused", "host name not found")

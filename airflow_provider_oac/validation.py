@@ -1,0 +1,188 @@
+"""Local checks of user input, run before any network call.
+
+Each function returns the cleaned value or raises :class:`OACConfigError` with one line that
+names the field and the fix. No Airflow imports.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from urllib.parse import urlsplit
+
+from airflow_provider_oac.errors import OACConfigError
+
+OAC_RESOURCE_SCOPE = "urn:opc:resource:consumer::all"
+OFFLINE_ACCESS = "offline_access"
+
+_LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
+_MAX_TEXT = 4096
+
+
+def is_loopback_host(host: str) -> bool:
+    host = host.strip("[]").lower()
+    if host in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def require_text(value: object, field: str, fix: str, *, max_length: int = _MAX_TEXT) -> str:
+    """A non-empty single-line string without surrounding spaces."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise OACConfigError(f"{field} is empty: {fix}")
+    if not isinstance(value, str):
+        raise OACConfigError(f"{field} must be text, not {type(value).__name__}: {fix}")
+    if value != value.strip():
+        raise OACConfigError(f"{field} has leading or trailing spaces: remove them.")
+    if any(ch in value for ch in "\r\n\t\x00"):
+        raise OACConfigError(f"{field} contains a line break, tab or NUL character: {fix}")
+    if len(value) > max_length:
+        raise OACConfigError(f"{field} is {len(value)} characters long (at most {max_length}): {fix}")
+    return value
+
+
+def validate_service_url(value: object, field: str, example: str) -> str:
+    """An ``https://`` base URL (``http://`` only for loopback), without a trailing slash.
+
+    ``field`` is how the user knows the setting (``"--oac-url"``, ``"the connection's Host"``).
+    """
+    fix = f"give a URL like {example}"
+    text = require_text(value, field, fix, max_length=2048)
+    if "://" not in text:
+        raise OACConfigError(f"{field} {text!r} has no scheme: {fix}")
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        raise OACConfigError(f"{field} {text!r} is not a valid URL ({exc}): {fix}") from None
+    scheme = parts.scheme.lower()
+    host = parts.hostname or ""
+    if scheme not in ("https", "http"):
+        raise OACConfigError(f"{field} must start with https:// (got {scheme}://): {fix}")
+    if not host:
+        raise OACConfigError(f"{field} {text!r} has no host name: {fix}")
+    if not host.isascii():
+        raise OACConfigError(
+            f"{field} host {host!r} has non-ASCII characters: use the punycode (xn--) form or {example}"
+        )
+    if scheme == "http" and not is_loopback_host(host):
+        raise OACConfigError(
+            f"{field} uses plain http:// for {host}: use https:// (http is allowed only for "
+            "127.0.0.1, ::1 and localhost)."
+        )
+    if parts.username or parts.password:
+        raise OACConfigError(f"{field} must not contain a user name or password: {fix}")
+    if parts.query or parts.fragment:
+        raise OACConfigError(f"{field} must not have a query (?...) or fragment (#...): {fix}")
+    if port == 0:
+        raise OACConfigError(f"{field} has port 0: {fix}")
+    path = parts.path.rstrip("/")
+    netloc = parts.netloc.lower()
+    return f"{scheme}://{netloc}{path}"
+
+
+def validate_oac_url(value: object, field: str = "OAC URL") -> str:
+    url = validate_service_url(value, field, "https://myoac-abcd-ia.analytics.ocp.oraclecloud.com")
+    if "/api/" in url + "/":
+        raise OACConfigError(
+            f"{field} {url!r} includes an API path: give only the instance URL, without /api/20210901."
+        )
+    if url.rstrip("/").endswith("/ui") or "/dv" in urlsplit(url).path:
+        raise OACConfigError(f"{field} {url!r} is a UI page: give only the instance URL (scheme and host).")
+    return url
+
+
+def validate_iam_url(value: object, field: str = "IAM URL") -> str:
+    url = validate_service_url(value, field, "https://idcs-0123456789abcdef.identity.oraclecloud.com")
+    if "/oauth2/" in url + "/":
+        raise OACConfigError(
+            f"{field} {url!r} includes an OAuth path: give only the identity domain URL "
+            "(the endpoints /oauth2/v1/device and /oauth2/v1/token are added)."
+        )
+    return url
+
+
+def validate_client_id(value: object, field: str = "client id") -> str:
+    text = require_text(
+        value, field, "copy the Client ID from the IAM application's OAuth configuration", max_length=256
+    )
+    if not re.fullmatch(r"[A-Za-z0-9._:@-]+", text):
+        raise OACConfigError(
+            f"{field} {text!r} has characters an IAM client id never has: copy the Client ID from "
+            "the IAM application's OAuth configuration."
+        )
+    return text
+
+
+def validate_scope(value: object, field: str = "scope") -> str:
+    """The OAC scope: ``<primary audience>urn:opc:resource:consumer::all`` (+ ``offline_access``).
+
+    ``offline_access`` is added when missing, since refresh tokens need it.
+    """
+    where = (
+        "the primary audience is on the OAC application in the identity domain (Oracle Cloud "
+        "Services > your OAC instance app > Configuration > Resources); the scope is that audience "
+        f"followed by {OAC_RESOURCE_SCOPE} with no slash, e.g. "
+        f"https://abc123...analytics.ocp.oraclecloud.com{OAC_RESOURCE_SCOPE}"
+    )
+    text = require_text(value, field, where, max_length=2048)
+    parts = text.split()
+    resource = [p for p in parts if p.endswith(OAC_RESOURCE_SCOPE)]
+    if not resource:
+        raise OACConfigError(f"{field} {text!r} does not name the OAC resource: {where}")
+    if resource[0] == OAC_RESOURCE_SCOPE:
+        raise OACConfigError(f"{field} lacks the primary audience before {OAC_RESOURCE_SCOPE}: {where}")
+    if resource[0].endswith("/" + OAC_RESOURCE_SCOPE):
+        raise OACConfigError(
+            f"{field} has a slash before {OAC_RESOURCE_SCOPE}: IAM expects the audience and the "
+            "resource joined without one."
+        )
+    if OFFLINE_ACCESS not in parts:
+        parts.append(OFFLINE_ACCESS)
+    return " ".join(parts)
+
+
+_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,255}")
+
+
+def validate_resource_id(value: object, field: str) -> str:
+    """A snapshot or work request id: used as one path segment, so no slashes or spaces."""
+    text = require_text(value, field, f"give the {field} as OAC returned it", max_length=256)
+    if not _ID_RE.fullmatch(text):
+        raise OACConfigError(
+            f"{field} {text!r} is not an OAC id (letters, digits, '-', '_', '.', ':' only): give the "
+            f"{field} as OAC returned it."
+        )
+    return text
+
+
+def validate_snapshot_name(value: object, field: str = "snapshot name") -> str:
+    return require_text(value, field, "give a snapshot name such as nightly-2026-01-31", max_length=255)
+
+
+def validate_password(value: object, field: str = "snapshot password") -> str:
+    """A snapshot (BAR) password. The value is never echoed in the message."""
+    if value is None or (isinstance(value, str) and value == ""):
+        raise OACConfigError(f"{field} is empty: pass the password that protects the snapshot's BAR file.")
+    if not isinstance(value, str):
+        raise OACConfigError(f"{field} must be text, not {type(value).__name__}.")
+    if value != value.strip():
+        raise OACConfigError(f"{field} has leading or trailing spaces: remove them.")
+    if any(ch in value for ch in "\r\n\x00"):
+        raise OACConfigError(f"{field} contains a line break or NUL character.")
+    if len(value) > 256:
+        raise OACConfigError(f"{field} is longer than 256 characters.")
+    return value
+
+
+def validate_positive_number(value: object, field: str, *, allow_zero: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise OACConfigError(f"{field} must be a number of seconds, not {type(value).__name__}.")
+    if value != value or value in (float("inf"), float("-inf")):
+        raise OACConfigError(f"{field} must be a finite number of seconds.")
+    if value < 0 or (value == 0 and not allow_zero):
+        raise OACConfigError(f"{field} must be greater than 0 (got {value}).")
+    return float(value)
