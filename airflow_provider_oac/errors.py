@@ -172,11 +172,23 @@ class OACTokenEndpointUnavailable(OACAuthError):
     """IAM's token endpoint is unreachable, overloaded (5xx) or rate limiting (429).
 
     Temporary: retried with backoff, never mistaken for a dead login.
+
+    ``refresh_token_maybe_spent`` is True when a refresh failed in a way that may have let IAM
+    consume the (one-time) refresh token: a 500/502/504, an unreadable answer, a timeout after
+    the request was sent. Such a token must not be replayed blindly.
     """
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs):
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        refresh_token_maybe_spent: bool = False,
+        **kwargs,
+    ):
         super().__init__(message, **kwargs)
         self.retry_after = retry_after
+        self.refresh_token_maybe_spent = refresh_token_maybe_spent
 
 
 class OACDeviceFlowError(OACAuthError):
