@@ -1,0 +1,352 @@
+"""``airflow-oac``: log in to OAC with the device flow, check and end the login.
+
+Every error is one line on stderr (no traceback unless ``--debug``). Exit codes: 0 success,
+1 the operation failed (IAM or OAC said no, network), 2 bad input, 130 cancelled (Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from airflow_provider_oac import __version__
+from airflow_provider_oac.errors import OACConfigError, OACError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
+
+
+class CLIError(Exception):
+    def __init__(self, message: str, exit_code: int = EXIT_FAILED):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # one line, exit 2, like every other input error
+        self.exit(EXIT_USAGE, f"airflow-oac: error: {message} (see airflow-oac {self.prog.split()[-1]} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="airflow-oac",
+        description="Log in to Oracle Analytics Cloud for Airflow, and manage that login.",
+    )
+    parser.add_argument("--version", action="version", version=f"airflow-provider-oac {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    login = commands.add_parser(
+        "login",
+        help="log in with the device flow and write the connection",
+        description="Run the OAuth device flow against OCI IAM and create or update the Airflow connection. "
+        "Flags left out are taken from an existing connection of that id.",
+    )
+    _conn_id_flag(login)
+    login.add_argument("--oac-url", help="OAC instance URL, e.g. https://myoac-abcd-ia.analytics.ocp.oraclecloud.com")
+    login.add_argument("--iam-url", help="identity domain URL, e.g. https://idcs-0123abcd.identity.oraclecloud.com")
+    login.add_argument("--client-id", help="client id of the public IAM app (Device Code + Refresh Token grants)")
+    login.add_argument(
+        "--scope", help="<OAC primary audience>urn:opc:resource:consumer::all offline_access (see the README)"
+    )
+    login.add_argument("--no-browser", action="store_true", help="do not open a browser; just show the URL")
+    login.add_argument(
+        "--refresh-token-lifetime",
+        type=float,
+        help="refresh-token lifetime configured in IAM, seconds (default 604800 = 7 days)",
+    )
+    login.set_defaults(handler=cmd_login)
+
+    status = commands.add_parser("status", help="show the connection and whether its login works now")
+    _conn_id_flag(status)
+    status.set_defaults(handler=cmd_status)
+
+    logout = commands.add_parser("logout", help="revoke the refresh token and remove it from Airflow")
+    _conn_id_flag(logout)
+    logout.set_defaults(handler=cmd_logout)
+
+    emulator = commands.add_parser("emulator", help="run the local OAC + IAM emulator (for demos and tests)")
+    from airflow_provider_oac.emulator.cli import add_arguments
+
+    add_arguments(emulator)
+    emulator.set_defaults(handler=cmd_emulator)
+    return parser
+
+
+def _conn_id_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--conn-id", default="oac_default", help="Airflow connection id (default: oac_default)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or EXIT_OK)
+    except KeyboardInterrupt:
+        print("\nCancelled; nothing was changed.", file=sys.stderr)
+        return EXIT_CANCELLED
+    except CLIError as exc:
+        return _fail(args, exc, str(exc), exc.exit_code)
+    except OACConfigError as exc:
+        return _fail(args, exc, str(exc), EXIT_USAGE)
+    except OACError as exc:
+        return _fail(args, exc, str(exc), EXIT_FAILED)
+    except Exception as exc:
+        return _fail(args, exc, f"unexpected {type(exc).__name__}: {_first_line(exc)} (run again with --debug)", 1)
+
+
+def _fail(args: argparse.Namespace, exc: BaseException, message: str, code: int) -> int:
+    if getattr(args, "debug", False):
+        import traceback
+
+        traceback.print_exception(exc)
+    print(f"airflow-oac: error: {_first_line(message)}", file=sys.stderr)
+    return code
+
+
+def _first_line(value: object) -> str:
+    text = str(value).strip()
+    return text.splitlines()[0] if text else "(no message)"
+
+
+def _say(*parts: object) -> None:
+    print(*parts, flush=True)
+
+
+# --- login -----------------------------------------------------------------------------------------
+
+
+def cmd_login(args: argparse.Namespace) -> int:
+    from airflow_provider_oac.hooks.config import connection_config, parse_extra
+    from airflow_provider_oac.validation import require_text
+
+    conn_id = require_text(args.conn_id, "--conn-id", "give a connection id such as oac_default", max_length=250)
+    existing = _existing_or_none(conn_id)
+    previous = parse_extra(existing.extra, conn_id) if existing is not None else {}
+    lifetime = args.refresh_token_lifetime or previous.get("refresh_token_lifetime")
+    # Everything is checked before the first network call.
+    config = connection_config(
+        conn_id,
+        host=args.oac_url if args.oac_url is not None else getattr(existing, "host", None),
+        login=args.client_id if args.client_id is not None else getattr(existing, "login", None),
+        password=None,
+        extra={
+            **{k: v for k, v in previous.items() if k not in ("login_at", "subject")},
+            "iam_url": args.iam_url if args.iam_url is not None else previous.get("iam_url"),
+            "scope": args.scope if args.scope is not None else previous.get("scope"),
+            **({"refresh_token_lifetime": lifetime} if lifetime is not None else {}),
+        },
+        require_refresh_token=False,
+    )
+
+    import requests
+
+    from airflow_provider_oac.auth.flows import poll_device_login, start_device_login
+    from airflow_provider_oac.auth.protocol import IAMEndpoints
+    from airflow_provider_oac.cli.connections import save_login
+
+    endpoints = IAMEndpoints.for_domain(
+        config.iam_url, device_url=config.device_url, token_url=config.token_url, revoke_url=config.revoke_url
+    )
+    with requests.Session() as session:
+        session.verify = config.verify
+        authorization = start_device_login(session, endpoints, config.client_id, config.scope)
+        _say(f"First copy your one-time code: {authorization.user_code}")
+        _say(f"Then open {authorization.verification_uri} in a browser and enter it.")
+        if authorization.verification_uri_complete:
+            _say(f"(or open {authorization.verification_uri_complete}, which has the code in it)")
+        if not args.no_browser:
+            _open_browser(authorization.verification_uri_complete or authorization.verification_uri)
+        countdown = _Countdown()
+        try:
+            tokens = poll_device_login(session, endpoints, config.client_id, authorization, on_tick=countdown.tick)
+        finally:
+            countdown.done()
+    result = save_login(
+        conn_id,
+        oac_url=config.oac_url,
+        iam_url=config.iam_url,
+        client_id=config.client_id,
+        scope=config.scope,
+        tokens=tokens,
+        refresh_token_lifetime=config.refresh_token_lifetime,
+        extra_updates={"refresh_token_lifetime": lifetime} if lifetime is not None else None,
+    )
+    action = "Created" if result.created else "Updated"
+    _say(
+        f"Logged in to {config.oac_url} as {result.subject or 'an unknown user'}. {action} connection "
+        f"{conn_id!r}; the login lasts until {_when(result.login_expires_at)} and every refresh by a task extends it."
+    )
+    if result.shadowed_by:
+        _say(
+            f"Warning: {result.shadowed_by} also defines {conn_id!r} and hides the connection written here; "
+            "update or remove that definition (see docs/login.md)."
+        )
+    return EXIT_OK
+
+
+def _existing_or_none(conn_id: str) -> Any | None:
+    from airflow_provider_oac.cli.connections import existing_connection
+
+    try:
+        return existing_connection(conn_id)
+    except Exception as exc:
+        raise CLIError(
+            f"Could not read the Airflow metadata database of AIRFLOW_HOME={os.environ.get('AIRFLOW_HOME', '~/airflow')} "
+            f"({type(exc).__name__}): run airflow db migrate, or set AIRFLOW_HOME.",
+        ) from None
+
+
+def _open_browser(url: str) -> None:
+    has_display = sys.platform in ("darwin", "win32") or bool(
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    )
+    if not has_display:
+        return
+    import webbrowser
+
+    try:
+        if webbrowser.open(url):
+            _say("Opened it in your browser.")
+    except webbrowser.Error:
+        pass
+
+
+class _Countdown:
+    """A one-line countdown on a terminal; a line every 30 s otherwise (logs stay short)."""
+
+    def __init__(self, stream: Any = None, clock: Callable[[], float] = time.monotonic):
+        self._stream = stream or sys.stderr
+        self._tty = bool(getattr(self._stream, "isatty", lambda: False)())
+        self._clock = clock
+        self._last_line = -1e9
+
+    def tick(self, seconds_left: float) -> None:
+        left = max(int(seconds_left), 0)
+        text = f"Waiting for approval... {left // 60}:{left % 60:02d} left (Ctrl-C cancels)"
+        if self._tty:
+            self._stream.write("\r" + text)
+            self._stream.flush()
+        elif self._clock() - self._last_line >= 30:
+            self._last_line = self._clock()
+            print(text, file=self._stream, flush=True)
+
+    def done(self) -> None:
+        if self._tty:
+            self._stream.write("\r" + " " * 60 + "\r")
+            self._stream.flush()
+
+
+def _when(epoch: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch))
+
+
+# --- status / logout -------------------------------------------------------------------------------------
+
+
+def _hook(conn_id: str, *, require_refresh_token: bool = True):
+    from airflow_provider_oac.hooks.config import connection_config
+    from airflow_provider_oac.hooks.oac import OACHook
+
+    conn = _existing_or_none(conn_id)
+    if conn is None:
+        from airflow_provider_oac.hooks.oac import load_connection
+
+        try:
+            conn = load_connection(conn_id)
+        except Exception:
+            raise CLIError(
+                f"No connection {conn_id!r} in this Airflow: run airflow-oac login --conn-id {conn_id} ...",
+                EXIT_USAGE,
+            ) from None
+    hook = OACHook(conn_id)
+    hook.config = connection_config(  # type: ignore[misc]
+        conn_id,
+        host=conn.host,
+        login=conn.login,
+        password=conn.password,
+        extra=conn.extra,
+        conn_type=conn.conn_type,
+        require_refresh_token=require_refresh_token,
+    )
+    return hook
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    hook = _hook(args.conn_id, require_refresh_token=False)
+    config = hook.config
+    _say(f"Connection:  {config.conn_id}")
+    _say(f"OAC URL:     {config.oac_url}")
+    _say(f"IAM URL:     {config.iam_url}")
+    _say(f"Client id:   {config.client_id}")
+    _say(f"Cross-host refresh lock: {config.lock_conn_id or 'not set (one host only: a file lock)'}")
+    if not config.refresh_token:
+        _say("Logged in:   no (no refresh token)")
+        raise CLIError(f"Not logged in: run airflow-oac login --conn-id {config.conn_id}")
+    manager = hook.token_manager
+    manager.invalidate_current()
+    access_token = manager.get_access_token()
+    record = manager.stored_record()
+    from airflow_provider_oac.auth.tokens import decode_jwt_claims
+
+    claims = decode_jwt_claims(access_token)
+    subject = claims.get("sub") or config.subject
+    _say(f"Logged in:   yes, as {subject or 'unknown'}" + (f" (since {_when(config.login_at)})" if config.login_at else ""))
+    _say("Refresh:     works now (IAM issued a new access token and the new refresh token is stored)")
+    if record is not None and record.access_token_expires_at:
+        _say(f"Access token expires: {time.strftime('%H:%M:%S UTC', time.gmtime(record.access_token_expires_at))}")
+    expires_at = manager.login_expires_at(record)
+    if expires_at:
+        _say(f"Login expires: {_when(expires_at)} unless refreshed (each refresh restarts the lifetime)")
+    warning = hook.login_expiry_warning()
+    if warning:
+        _say(f"Warning: {warning}")
+    return EXIT_OK
+
+
+def cmd_logout(args: argparse.Namespace) -> int:
+    from airflow_provider_oac.cli.connections import clear_login
+
+    hook = _hook(args.conn_id, require_refresh_token=False)
+    config = hook.config
+    revoked = False
+    if config.refresh_token:
+        record = hook.token_manager.stored_record()
+        refresh_token = record.refresh_token if record else config.refresh_token
+        import requests
+
+        from airflow_provider_oac.auth.flows import revoke_refresh_token
+        from airflow_provider_oac.auth.protocol import IAMEndpoints
+
+        endpoints = IAMEndpoints.for_domain(
+            config.iam_url, device_url=config.device_url, token_url=config.token_url, revoke_url=config.revoke_url
+        )
+        with requests.Session() as session:
+            session.verify = config.verify
+            try:
+                revoked = revoke_refresh_token(session, endpoints, config.client_id, refresh_token)
+            except OACError:
+                revoked = False
+    clear_login(config.conn_id)
+    if revoked:
+        _say(f"Logged out: IAM revoked the refresh token and connection {config.conn_id!r} no longer holds one.")
+    else:
+        _say(
+            f"Logged out locally: connection {config.conn_id!r} and the token store no longer hold a refresh token "
+            "(IAM did not confirm the revocation; the token expires on its own)."
+        )
+    return EXIT_OK
+
+
+def cmd_emulator(args: argparse.Namespace) -> int:
+    from airflow_provider_oac.emulator.cli import run
+
+    return run(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,229 @@
+"""OACHook: an Airflow connection turned into an authenticated OAC client.
+
+A thin adapter: the connection's fields are checked by :mod:`.config`, tokens are kept by
+:class:`~.token_manager.TokenManager`, and every OAC call is the :mod:`airflow_provider_oac.client`'s.
+"""
+
+from __future__ import annotations
+
+import time
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import BaseHook
+
+from airflow_provider_oac.hooks.config import CONN_TYPE, DEFAULT_CONN_ID, OACConnectionConfig, connection_config
+
+if TYPE_CHECKING:
+    from airflow_provider_oac.client.aio import AsyncOACClient
+    from airflow_provider_oac.client.models import Accepted, Snapshot, SnapshotStorageSpec, WorkRequest
+    from airflow_provider_oac.client.sync import OACClient
+    from airflow_provider_oac.hooks.token_manager import TokenManager
+
+#: Warn in task logs and ``status`` when the login expires sooner than this (seconds).
+LOGIN_EXPIRY_WARNING = 24 * 3600.0
+
+
+def load_connection(conn_id: str) -> Any:
+    """The Airflow connection ``conn_id``: through the Task SDK inside tasks and the triggerer,
+    else secrets backends, ``AIRFLOW_CONN_*`` and then the metadata database (scripts, the CLI)."""
+    from airflow_provider_oac.hooks.token_store import in_supervised_process
+
+    if in_supervised_process():
+        return BaseHook.get_connection(conn_id)
+    from airflow.models.connection import Connection
+
+    return Connection.get_connection_from_secrets(conn_id)
+
+
+class OACHook(BaseHook):
+    """Talk to one Oracle Analytics Cloud instance through the connection ``oac_conn_id``.
+
+    Connection fields: Host = OAC URL; Login = IAM client id; Password = refresh token (written
+    by ``airflow-oac login``); Extra = ``iam_url``, ``scope`` and the snapshot storage defaults
+    (``bucket``, ``storage_auth_type``, ``bucket_namespace``, ``bucket_region``), optionally
+    ``lock_conn_id`` (cross-host refresh lock) and ``refresh_token_lifetime`` (seconds).
+    """
+
+    conn_name_attr = "oac_conn_id"
+    default_conn_name = DEFAULT_CONN_ID
+    conn_type = CONN_TYPE
+    hook_name = "Oracle Analytics Cloud"
+
+    def __init__(self, oac_conn_id: str = DEFAULT_CONN_ID, *, timeout: float | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.oac_conn_id = oac_conn_id
+        self._timeout = timeout
+
+    # --- configuration and tokens ---------------------------------------------------------------
+
+    @cached_property
+    def config(self) -> OACConnectionConfig:
+        conn = load_connection(self.oac_conn_id)
+        return connection_config(
+            self.oac_conn_id,
+            host=conn.host,
+            login=conn.login,
+            password=conn.password,
+            extra=conn.extra,
+            conn_type=conn.conn_type,
+        )
+
+    @cached_property
+    def token_manager(self) -> TokenManager:
+        from airflow_provider_oac.hooks.locks import cross_host_lock
+        from airflow_provider_oac.hooks.token_manager import TokenManager
+        from airflow_provider_oac.hooks.token_store import VariableTokenStore
+
+        config = self.config
+        lock = None
+        if config.lock_conn_id:
+            lock = cross_host_lock(config.conn_id, load_connection(config.lock_conn_id))
+        return TokenManager(config, VariableTokenStore(), cross_host_lock=lock)
+
+    def get_access_token(self) -> str:
+        """A valid OAC access token, refreshed (once for all callers) when needed."""
+        return self.token_manager.get_access_token()
+
+    def login_expiry_warning(self, now: float | None = None) -> str | None:
+        """A one-line warning when the login expires within a day, else None."""
+        expires_at = self.token_manager.login_expires_at()
+        if expires_at is None:
+            return None
+        left = expires_at - (time.time() if now is None else now)
+        if left > LOGIN_EXPIRY_WARNING:
+            return None
+        when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(expires_at))
+        return (
+            f"The OAC login of connection {self.oac_conn_id!r} expires at {when} ({max(left, 0) / 3600:.1f} h) "
+            f"unless a task refreshes it: run airflow-oac login --conn-id {self.oac_conn_id} or schedule "
+            "the keep-alive DAG."
+        )
+
+    # --- clients ----------------------------------------------------------------------------------
+
+    def get_conn(self) -> OACClient:
+        """A sync OAC client authenticated through this connection."""
+        return self.client
+
+    @cached_property
+    def client(self) -> OACClient:
+        from airflow_provider_oac.client.sync import OACClient
+
+        config = self.config
+        timeout = self._timeout or config.timeout
+        return OACClient(config.oac_url, self.token_manager, timeout=(10.0, timeout), verify=config.verify)
+
+    def get_async_client(self) -> AsyncOACClient:
+        """An async OAC client (httpx), for triggers. Close it when done."""
+        from airflow_provider_oac.client.aio import AsyncOACClient
+
+        config = self.config
+        timeout = self._timeout or config.timeout
+        return AsyncOACClient(config.oac_url, self.token_manager, timeout=(10.0, timeout), verify=config.verify)
+
+    # --- snapshots ----------------------------------------------------------------------------------
+
+    def storage_spec(
+        self,
+        bucket: str | None = None,
+        *,
+        storage_auth_type: str | None = None,
+        bucket_namespace: str | None = None,
+        bucket_region: str | None = None,
+    ) -> SnapshotStorageSpec:
+        """Where BAR files go: the arguments, else the connection's storage extras."""
+        from airflow_provider_oac.client.models import SnapshotStorageSpec
+        from airflow_provider_oac.errors import OACConfigError
+
+        config = self.config
+        bucket = bucket or config.bucket
+        if not bucket:
+            raise OACConfigError(
+                f"No bucket for the snapshot: pass bucket=... or set the Extra 'bucket' of connection "
+                f"{self.oac_conn_id!r}."
+            )
+        return SnapshotStorageSpec(
+            bucket=bucket,
+            auth_type=storage_auth_type or config.storage_auth_type,
+            namespace=bucket_namespace or config.bucket_namespace,
+            region=bucket_region or config.bucket_region,
+        )
+
+    def list_snapshots(self) -> list[Snapshot]:
+        return self.client.list_snapshots()
+
+    def get_snapshot(self, snapshot_id: str) -> Snapshot:
+        return self.client.get_snapshot(snapshot_id)
+
+    def find_snapshots(self, name: str) -> list[Snapshot]:
+        """Snapshots called ``name``, newest first."""
+        return self.client.find_snapshots(name)
+
+    def create_snapshot(
+        self, name: str, password: str, *, bucket: str | None = None, bar_uri: str | None = None
+    ) -> Accepted:
+        return self.client.create_snapshot(name=name, password=password, storage=self.storage_spec(bucket), bar_uri=bar_uri)
+
+    def restore_snapshot(self, snapshot_id: str, password: str) -> Accepted:
+        return self.client.restore_snapshot(snapshot_id, password)
+
+    def delete_snapshot(self, snapshot_id: str, *, delete_storage: bool = False) -> None:
+        self.client.delete_snapshot(snapshot_id, delete_storage=delete_storage)
+
+    def get_work_request(self, work_request_id: str) -> WorkRequest:
+        return self.client.get_work_request(work_request_id)
+
+    def wait_for_work_request(
+        self, work_request_id: str, *, poll_interval: float = 10.0, timeout: float | None = None, on_poll: Any = None
+    ) -> WorkRequest:
+        """Poll until the work request ends; raises OACWorkRequestFailed with OAC's error text."""
+        return self.client.wait_for_work_request(
+            work_request_id, poll_interval=poll_interval, timeout=timeout, on_poll=on_poll
+        )
+
+    # --- Airflow UI -------------------------------------------------------------------------------------
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Checks the URLs, one token refresh, one OAC call, and the login's remaining lifetime."""
+        from airflow_provider_oac.errors import OACError
+
+        try:
+            self.get_access_token()
+            count = len(self.client.list_snapshots())
+        except OACError as exc:
+            return False, str(exc)
+        message = f"Connected to {self.config.oac_url}: {count} snapshot(s) visible."
+        warning = self.login_expiry_warning()
+        return True, f"{message} {warning}" if warning else message
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Connection form on Airflow 3.0/3.1 (3.2+ reads get_provider_info's ui-field-behaviour)."""
+        from airflow_provider_oac.get_provider_info import get_provider_info
+
+        behaviour = get_provider_info()["connection-types"][0]["ui-field-behaviour"]
+        return {
+            "hidden_fields": behaviour["hidden-fields"],
+            "relabeling": behaviour["relabeling"],
+            "placeholders": behaviour["placeholders"],
+        }
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """Extra fields of the connection form on Airflow 3.0/3.1."""
+        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+        from flask_babel import lazy_gettext
+        from wtforms import StringField
+
+        fields = get_provider_info_fields()
+        return {
+            name: StringField(lazy_gettext(spec["label"]), widget=BS3TextFieldWidget(), description=spec.get("description"))
+            for name, spec in fields.items()
+        }
+
+
+def get_provider_info_fields() -> dict[str, Any]:
+    from airflow_provider_oac.get_provider_info import get_provider_info
+
+    return get_provider_info()["connection-types"][0]["conn-fields"]

@@ -1,0 +1,287 @@
+"""Access tokens for one OAC connection: cached, refreshed once for everyone, stored before use.
+
+``get_access_token()`` is "silent first": the process cache, then the shared store (another
+process may have refreshed already), and only then a refresh at IAM, under a lock that every
+thread, process and (with ``lock_conn_id``) host takes. The refresh spends the stored refresh
+token, so the new one is written to the host journal and the shared store *before* the new access
+token is handed to anybody. docs/tokens.md states the guarantees.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from typing import TYPE_CHECKING
+
+from airflow_provider_oac.auth.tokens import TokenSet
+from airflow_provider_oac.errors import OACError, OACLoginRequired
+from airflow_provider_oac.hooks._airflow import mask_secret
+from airflow_provider_oac.hooks.locks import host_lock, lock_id, thread_lock
+from airflow_provider_oac.hooks.token_store import HostJournal, TokenRecord, TokenStore, newest, state_dir
+
+if TYPE_CHECKING:
+    import requests
+
+    from airflow_provider_oac.hooks.config import OACConnectionConfig
+
+log = logging.getLogger(__name__)
+
+#: Shared by every TokenManager of the process, keyed by (conn_id, login_key).
+_cache: dict[tuple[str, str], TokenSet] = {}
+_rejected: dict[tuple[str, str], set[str]] = {}
+_cache_guard = threading.Lock()
+
+#: Attempts to write the shared store after a refresh before giving up (the journal keeps it).
+STORE_WRITE_ATTEMPTS = 4
+
+
+class OACTokenStoreError(OACError):
+    """A refresh succeeded but its new refresh token could not be stored in the shared store."""
+
+
+def relogin_message(conn_id: str, reason: str) -> str:
+    return f"OAC login of connection {conn_id!r} {reason}: run airflow-oac login --conn-id {conn_id}"
+
+
+class TokenManager:
+    """Implements the client's TokenSource and AsyncTokenSource for one connection."""
+
+    def __init__(
+        self,
+        config: OACConnectionConfig,
+        store: TokenStore,
+        *,
+        journal: HostJournal | None = None,
+        cross_host_lock: Callable[[], AbstractContextManager[None]] | None = None,
+        session: requests.Session | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.config = config
+        self.store = store
+        self.journal = journal or HostJournal()
+        self._cross_host_lock = cross_host_lock
+        self._session = session
+        self._clock = clock
+        self._sleep = sleep
+        self._key = (config.conn_id, config.login_key)
+        mask_secret(config.refresh_token)
+        #: Counts IAM refreshes made by this manager (for tests and benchmarks).
+        self.refresh_count = 0
+
+    def __repr__(self) -> str:
+        return f"TokenManager(conn_id={self.config.conn_id!r})"
+
+    # --- TokenSource ---------------------------------------------------------------------------
+
+    def get_access_token(self) -> str:
+        tokens = self._cached()
+        if tokens is None:
+            tokens = self._from_store_or_refresh()
+        return tokens.access_token
+
+    def invalidate(self, access_token: str) -> None:
+        with _cache_guard:
+            _rejected.setdefault(self._key, set()).add(access_token)
+            cached = _cache.get(self._key)
+            if cached is not None and cached.access_token == access_token:
+                del _cache[self._key]
+
+    def invalidate_current(self) -> None:
+        """Make the next :meth:`get_access_token` refresh at IAM (``airflow-oac status`` proves a
+        refresh works this way)."""
+        with _cache_guard:
+            cached = _cache.get(self._key)
+        if cached is not None:
+            self.invalidate(cached.access_token)
+        stored = self.stored_record()
+        if stored is not None and stored.access_token:
+            self.invalidate(stored.access_token)
+
+    async def aget_access_token(self) -> str:
+        tokens = self._cached()
+        if tokens is not None:
+            return tokens.access_token
+        # One coroutine per loop goes to a thread; the rest wait for it, then hit the cache.
+        async with _async_lock(self._key):
+            tokens = self._cached()
+            if tokens is None:
+                tokens = await asyncio.to_thread(self._from_store_or_refresh)
+        return tokens.access_token
+
+    async def ainvalidate(self, access_token: str) -> None:
+        self.invalidate(access_token)
+
+    # --- what status and warnings need -------------------------------------------------------
+
+    def stored_record(self) -> TokenRecord | None:
+        return newest(
+            self.store.read(self.config.conn_id, self.config.login_key),
+            self.journal.read(self.config.conn_id, self.config.login_key),
+        )
+
+    def login_expires_at(self, record: TokenRecord | None = None) -> float | None:
+        """When the current refresh token expires if nobody refreshes it (IAM's lifetime
+        restarts at each refresh)."""
+        record = record or self.stored_record()
+        if record is not None and record.refresh_token_expires_at:
+            return record.refresh_token_expires_at
+        if self.config.login_at is not None:
+            return self.config.login_at + self.config.refresh_token_lifetime
+        return None
+
+    # --- internals -----------------------------------------------------------------------------
+
+    def _usable(self, tokens: TokenSet | None) -> bool:
+        if tokens is None or not tokens.access_token_is_fresh(self._clock()):
+            return False
+        with _cache_guard:
+            return tokens.access_token not in _rejected.get(self._key, ())
+
+    def _cached(self) -> TokenSet | None:
+        with _cache_guard:
+            tokens = _cache.get(self._key)
+        return tokens if self._usable(tokens) else None
+
+    def _remember(self, tokens: TokenSet) -> TokenSet:
+        mask_secret(tokens.access_token)
+        mask_secret(tokens.refresh_token)
+        with _cache_guard:
+            _cache[self._key] = tokens
+        return tokens
+
+    def _from_store_or_refresh(self) -> TokenSet:
+        # Without any lock first: most of the time another process refreshed recently.
+        stored = self.store.read(self.config.conn_id, self.config.login_key)
+        tokens = stored.token_set() if stored else None
+        if self._usable(tokens):
+            assert tokens is not None
+            return self._remember(tokens)
+        with thread_lock(lock_id(self.config.conn_id)):
+            cached = self._cached()
+            if cached is not None:
+                return cached
+            lock_path = str(state_dir() / f"{lock_id(self.config.conn_id)}.lock")
+            cross_host = self._cross_host_lock() if self._cross_host_lock else nullcontext()
+            with host_lock(lock_path), cross_host:
+                return self._refresh_under_lock()
+
+    def _refresh_under_lock(self) -> TokenSet:
+        conn_id, login_key = self.config.conn_id, self.config.login_key
+        stored = self.store.read(conn_id, login_key)
+        journaled = self.journal.read(conn_id, login_key)
+        latest = newest(stored, journaled)
+        if latest is not None and latest is journaled and (stored is None or journaled.generation > stored.generation):
+            # A process on this host refreshed, then died before its shared-store write.
+            log.warning("Recovering the newest OAC refresh token of %r from this host's journal.", conn_id)
+            self._write_store(latest)
+        tokens = latest.token_set() if latest else None
+        if self._usable(tokens):
+            assert tokens is not None
+            return self._remember(tokens)  # lost the race: somebody else refreshed
+
+        refresh_token = latest.refresh_token if latest else self.config.refresh_token
+        if not refresh_token:
+            raise OACLoginRequired(relogin_message(conn_id, "has no refresh token"))
+        generation = latest.generation if latest else 0
+        try:
+            new_tokens = self._refresh(refresh_token)
+        except OACLoginRequired:
+            # Another host without the shared lock may have refreshed first: if the store now
+            # holds a newer token, that is the one to use, once.
+            again = self.store.read(conn_id, login_key)
+            if again is None or again.refresh_token == refresh_token:
+                raise
+            tokens = again.token_set()
+            if self._usable(tokens):
+                assert tokens is not None
+                return self._remember(tokens)
+            generation = again.generation
+            new_tokens = self._refresh(again.refresh_token)
+        self.refresh_count += 1
+        record = TokenRecord.from_token_set(login_key, new_tokens, generation + 1, self._clock())
+        # Local first: if we die before the shared write, the next process here recovers it.
+        self.journal.write(conn_id, record)
+        self._write_store(record)
+        return self._remember(new_tokens)
+
+    def _refresh(self, refresh_token: str) -> TokenSet:
+        from airflow_provider_oac.auth.flows import refresh_tokens
+        from airflow_provider_oac.auth.protocol import IAMEndpoints
+
+        endpoints = IAMEndpoints.for_domain(
+            self.config.iam_url,
+            device_url=self.config.device_url,
+            token_url=self.config.token_url,
+            revoke_url=self.config.revoke_url,
+        )
+        try:
+            tokens = refresh_tokens(
+                self._requests_session(),
+                endpoints,
+                self.config.client_id,
+                refresh_token,
+                sleep=self._sleep,
+                now=self._clock,
+                refresh_token_lifetime=self.config.refresh_token_lifetime,
+            )
+        except OACLoginRequired as exc:
+            detail = exc.error_description or exc.error or "invalid_grant"
+            raise OACLoginRequired(
+                relogin_message(self.config.conn_id, f"has expired or was revoked (IAM: {detail})"),
+                error=exc.error,
+                error_description=exc.error_description,
+                status=exc.status,
+            ) from None
+        mask_secret(tokens.access_token)
+        mask_secret(tokens.refresh_token)
+        return tokens
+
+    def _write_store(self, record: TokenRecord) -> None:
+        delay = 0.5
+        for attempt in range(1, STORE_WRITE_ATTEMPTS + 1):
+            try:
+                self.store.write(self.config.conn_id, record)
+                return
+            except Exception as exc:
+                if attempt == STORE_WRITE_ATTEMPTS:
+                    raise OACTokenStoreError(
+                        f"Refreshed the OAC token of {self.config.conn_id!r} but could not store the new "
+                        f"refresh token ({type(exc).__name__}); it is kept in this host's journal "
+                        f"({state_dir()}) and the next run on this host recovers it."
+                    ) from None
+                log.warning("Storing the rotated OAC refresh token failed (%s); retrying.", type(exc).__name__)
+                self._sleep(delay)
+                delay *= 2
+
+    def _requests_session(self) -> requests.Session:
+        if self._session is None:
+            import requests
+
+            self._session = requests.Session()
+            self._session.verify = self.config.verify
+        return self._session
+
+
+_async_locks: dict[tuple[int, tuple[str, str]], asyncio.Lock] = {}
+
+
+def _async_lock(key: tuple[str, str]) -> asyncio.Lock:
+    loop_key = (id(asyncio.get_running_loop()), key)
+    lock = _async_locks.get(loop_key)
+    if lock is None:
+        lock = _async_locks[loop_key] = asyncio.Lock()
+    return lock
+
+
+def forget_process_cache(conn_id: str | None = None) -> None:
+    """Drop cached access tokens (all, or one connection's): after a login or logout."""
+    with _cache_guard:
+        for key in [k for k in _cache if conn_id is None or k[0] == conn_id]:
+            del _cache[key]
+        for key in [k for k in _rejected if conn_id is None or k[0] == conn_id]:
+            del _rejected[key]

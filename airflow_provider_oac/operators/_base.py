@@ -1,0 +1,185 @@
+"""What every OAC operator shares: the hook, waiting (in the worker or deferred), error mapping,
+and the record of accepted work that lets a retry re-attach instead of starting the work again.
+
+Only ``airflow.sdk``-level imports at module top: the DAG processor imports operator modules for
+every DAG file that uses them. The hook, HTTP clients and the rest load in ``execute``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import BaseOperator, conf
+
+from airflow_provider_oac.links import OACInstanceLink
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+
+    from airflow_provider_oac.client.models import WorkRequest
+    from airflow_provider_oac.hooks.oac import OACHook
+
+WORK_RECORD_KEY = "oac_work"
+
+
+class OACBaseOperator(BaseOperator):
+    """Base of the OAC operators (not for direct use).
+
+    :param oac_conn_id: the ``oac`` connection (``airflow-oac login`` writes it).
+    :param wait_for_completion: wait until OAC's work request ends (default True).
+    :param poll_interval: seconds between work-request polls.
+    :param timeout: seconds to wait at most (None: no limit beyond the task's own timeouts).
+        OAC cannot cancel work, so a timeout fails the task while OAC carries on.
+    :param deferrable: wait in the triggerer instead of a worker slot
+        (default: ``[operators] default_deferrable``).
+    """
+
+    ui_color = "#c74634"
+    operator_extra_links = (OACInstanceLink(),)
+
+    def __init__(
+        self,
+        *,
+        oac_conn_id: str = "oac_default",
+        wait_for_completion: bool = True,
+        poll_interval: float = 10.0,
+        timeout: float | None = None,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
+        from airflow_provider_oac.validation import validate_positive_number
+
+        self.oac_conn_id = oac_conn_id
+        self.wait_for_completion = wait_for_completion
+        self.poll_interval = validate_positive_number(poll_interval, "poll_interval")
+        self.timeout = None if timeout is None else validate_positive_number(timeout, "timeout")
+        self.deferrable = deferrable
+
+    @cached_property
+    def hook(self) -> OACHook:
+        from airflow_provider_oac.hooks.oac import OACHook
+
+        return OACHook(self.oac_conn_id)
+
+    # --- errors -------------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def oac_errors(self) -> Iterator[None]:
+        """OAC errors as Airflow exceptions: bad input and dead logins fail without retries."""
+        from airflow_provider_oac.errors import OACConfigError, OACError, OACLoginRequired
+        from airflow_provider_oac.hooks._airflow import airflow_exception, fail_exception
+
+        try:
+            yield
+        except (OACConfigError, OACLoginRequired) as exc:
+            raise fail_exception()(str(exc)) from None
+        except OACError as exc:
+            raise airflow_exception()(str(exc)) from None
+
+    def warn_if_login_expiring(self) -> None:
+        with contextlib.suppress(Exception):  # a warning must never fail the task
+            warning = self.hook.login_expiry_warning()
+            if warning:
+                self.log.warning(warning)
+
+    # --- the record of accepted work ------------------------------------------------------------------
+
+    def work_record(self, context: Context) -> WorkRecord:
+        return WorkRecord(context)
+
+    # --- waiting ------------------------------------------------------------------------------------------
+
+    def wait(self, context: Context, work_request_id: str) -> WorkRequest | None:
+        """Wait for the work request in this worker, or defer (then ``execute_complete`` follows).
+
+        Returns the finished work request (sync) — or never returns (deferred)."""
+        if self.deferrable:
+            from airflow_provider_oac.triggers.work_request import OACWorkRequestTrigger
+
+            self.log.info("Deferring: the triggerer waits for work request %s.", work_request_id)
+            self.defer(
+                trigger=OACWorkRequestTrigger(
+                    work_request_id=work_request_id,
+                    oac_conn_id=self.oac_conn_id,
+                    poll_interval=self.poll_interval,
+                    timeout=self.timeout,
+                ),
+                method_name="execute_complete",
+                timeout=timedelta(seconds=self.timeout) if self.timeout else None,
+            )
+        with self.oac_errors():
+            return self.hook.wait_for_work_request(
+                work_request_id,
+                poll_interval=self.poll_interval,
+                timeout=self.timeout,
+                on_poll=lambda wr: self.log.info(
+                    "Work request %s: %s (%s%%)", wr.id, wr.status.value, _percent(wr.percent_complete)
+                ),
+            )
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        """Resume after the trigger: fail with OAC's message, or finish the operator's work."""
+        from airflow_provider_oac.hooks._airflow import airflow_exception
+        from airflow_provider_oac.triggers.work_request import OUTCOME_SUCCEEDED
+
+        if not event or event.get("status") != OUTCOME_SUCCEEDED:
+            message = (event or {}).get("message") or "the trigger ended without a result"
+            self.work_record(context).clear()
+            raise airflow_exception()(message)
+        self.log.info("Work request %s succeeded.", event.get("work_request_id"))
+        return self.finish(context, event["work_request_id"])
+
+    def finish(self, context: Context, work_request_id: str) -> Any:
+        """After the work request succeeded: the operator's return value."""
+        raise NotImplementedError
+
+    def push_instance_url(self, context: Context) -> None:
+        with contextlib.suppress(Exception):
+            context["ti"].xcom_push(key=OACInstanceLink.xcom_key, value=self.hook.config.oac_url)
+
+
+def _percent(value: float | None) -> str:
+    return "?" if value is None else f"{value:.0f}"
+
+
+class WorkRecord:
+    """The work a task instance started at OAC, kept across its tries (not in XCom, which Airflow
+    clears at every try): Airflow 3.3's task state store when present, else a Variable named for
+    the task instance."""
+
+    def __init__(self, context: Context):
+        self._store = context.get("task_state_store")
+        ti = context["ti"]
+        map_index = getattr(ti, "map_index", -1)
+        self._variable = f"oac_work__{ti.dag_id}__{ti.run_id}__{ti.task_id}__{map_index}"
+
+    def get(self) -> dict[str, Any] | None:
+        if self._store is not None:
+            value = self._store.get(WORK_RECORD_KEY)
+        else:
+            from airflow.providers.common.compat.sdk import Variable
+
+            value = Variable.get(self._variable, default=None, deserialize_json=True)
+        return value if isinstance(value, dict) else None
+
+    def set(self, **work: Any) -> None:
+        if self._store is not None:
+            self._store.set(WORK_RECORD_KEY, work)
+        else:
+            from airflow.providers.common.compat.sdk import Variable
+
+            Variable.set(self._variable, work, serialize_json=True)
+
+    def clear(self) -> None:
+        with contextlib.suppress(Exception):
+            if self._store is not None:
+                self._store.delete(WORK_RECORD_KEY)
+            else:
+                from airflow.providers.common.compat.sdk import Variable
+
+                Variable.delete(self._variable)

@@ -1,0 +1,105 @@
+"""Wait for an OAC work request started elsewhere (another task, the CLI, a script)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import BaseSensorOperator, conf
+
+from airflow_provider_oac.links import OACInstanceLink
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+
+    from airflow_provider_oac.hooks.oac import OACHook
+
+
+class OACWorkRequestSensor(BaseSensorOperator):
+    """Succeeds when the work request SUCCEEDED; fails with OAC's own error text when it FAILED
+    or was CANCELED.
+
+    :param work_request_id: the work request (templated), e.g.
+        ``"{{ ti.xcom_pull(task_ids='backup', key='work_request_id') }}"``.
+    :param oac_conn_id: the ``oac`` connection.
+    :param deferrable: wait in the triggerer (default: ``[operators] default_deferrable``);
+        otherwise ``mode="poke"`` or ``mode="reschedule"`` as for any sensor.
+    """
+
+    template_fields: Sequence[str] = ("work_request_id",)
+    ui_color = "#c74634"
+    operator_extra_links = (OACInstanceLink(),)
+
+    def __init__(
+        self,
+        *,
+        work_request_id: str,
+        oac_conn_id: str = "oac_default",
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
+        self.work_request_id = work_request_id
+        self.oac_conn_id = oac_conn_id
+        self.deferrable = deferrable
+
+    @cached_property
+    def hook(self) -> OACHook:
+        from airflow_provider_oac.hooks.oac import OACHook
+
+        return OACHook(self.oac_conn_id)
+
+    def execute(self, context: Context) -> Any:
+        from airflow_provider_oac.validation import validate_resource_id
+
+        try:
+            self.work_request_id = validate_resource_id(self.work_request_id, "work_request_id")
+        except ValueError as exc:
+            from airflow_provider_oac.hooks._airflow import fail_exception
+
+            raise fail_exception()(str(exc)) from None
+        if not self.deferrable:
+            return super().execute(context)
+        if self.poke(context):
+            return None
+        from airflow_provider_oac.triggers.work_request import OACWorkRequestTrigger
+
+        self.defer(
+            trigger=OACWorkRequestTrigger(
+                work_request_id=self.work_request_id,
+                oac_conn_id=self.oac_conn_id,
+                poll_interval=float(self.poke_interval),
+                timeout=float(self.timeout) if self.timeout else None,
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=float(self.timeout)) if self.timeout else None,
+        )
+
+    def poke(self, context: Context) -> bool:
+        from airflow_provider_oac.errors import OACConfigError, OACError, OACLoginRequired
+        from airflow_provider_oac.hooks._airflow import airflow_exception, fail_exception
+        from airflow_provider_oac.triggers.work_request import OUTCOME_SUCCEEDED, work_request_event
+
+        try:
+            work_request = self.hook.get_work_request(self.work_request_id)
+        except (OACConfigError, OACLoginRequired) as exc:
+            raise fail_exception()(str(exc)) from None
+        except OACError as exc:
+            raise airflow_exception()(str(exc)) from None
+        self.log.info("Work request %s: %s", work_request.id, work_request.status.value)
+        if not work_request.status.is_terminal:
+            return False
+        event = work_request_event(work_request)
+        if event["status"] != OUTCOME_SUCCEEDED:
+            raise airflow_exception()(event["message"])
+        return True
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> None:
+        from airflow_provider_oac.hooks._airflow import airflow_exception
+        from airflow_provider_oac.triggers.work_request import OUTCOME_SUCCEEDED
+
+        if not event or event.get("status") != OUTCOME_SUCCEEDED:
+            raise airflow_exception()((event or {}).get("message") or "the trigger ended without a result")
+        self.log.info("Work request %s succeeded.", event.get("work_request_id"))

@@ -1,0 +1,106 @@
+"""Waiting for an OAC work request in the triggerer (async, httpx), so no worker slot is held.
+
+The trigger shares the sync path's rules: the same protocol parsing, the same token store (one
+refresh per connection for every trigger of the process), the same terminal states.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+if TYPE_CHECKING:
+    from airflow_provider_oac.client.models import WorkRequest
+
+OUTCOME_SUCCEEDED = "succeeded"
+OUTCOME_FAILED = "failed"
+OUTCOME_TIMEOUT = "timeout"
+OUTCOME_ERROR = "error"
+
+
+def work_request_event(work_request: WorkRequest) -> dict[str, Any]:
+    """The one place that maps a finished work request to the event an operator receives."""
+    succeeded = work_request.status.is_success
+    return {
+        "status": OUTCOME_SUCCEEDED if succeeded else OUTCOME_FAILED,
+        "work_request_id": work_request.id,
+        "work_request_status": work_request.status.value,
+        "operation_type": work_request.operation_type,
+        "snapshot_id": work_request.snapshot_id,
+        "message": None if succeeded else _failure_text(work_request),
+    }
+
+
+def _failure_text(work_request: WorkRequest) -> str:
+    detail = work_request.error_text or "OAC gave no error message"
+    return f"OAC work request {work_request.id} ended {work_request.status.value}: {detail}"
+
+
+class OACWorkRequestTrigger(BaseTrigger):
+    """Polls ``GET /workRequests/{id}`` every ``poll_interval`` seconds until it ends."""
+
+    def __init__(
+        self,
+        work_request_id: str,
+        oac_conn_id: str = "oac_default",
+        poll_interval: float = 10.0,
+        timeout: float | None = None,
+        started_at: float | None = None,
+    ):
+        super().__init__()
+        self.work_request_id = work_request_id
+        self.oac_conn_id = oac_conn_id
+        self.poll_interval = float(poll_interval)
+        self.timeout = None if timeout is None else float(timeout)
+        self.started_at = time.time() if started_at is None else float(started_at)
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "work_request_id": self.work_request_id,
+                "oac_conn_id": self.oac_conn_id,
+                "poll_interval": self.poll_interval,
+                "timeout": self.timeout,
+                "started_at": self.started_at,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        from airflow_provider_oac.errors import OACError
+        from airflow_provider_oac.hooks.oac import OACHook
+
+        hook = OACHook(self.oac_conn_id)
+        try:
+            await asyncio.to_thread(lambda: hook.config)  # reads the connection (sync SDK call)
+            async with hook.get_async_client() as client:
+                while True:
+                    work_request = await client.get_work_request(self.work_request_id)
+                    self.log.info(
+                        "Work request %s: %s (%s%%)",
+                        work_request.id,
+                        work_request.status.value,
+                        "?" if work_request.percent_complete is None else f"{work_request.percent_complete:.0f}",
+                    )
+                    if work_request.status.is_terminal:
+                        yield TriggerEvent(work_request_event(work_request))
+                        return
+                    if self.timeout is not None and time.time() - self.started_at >= self.timeout:
+                        yield TriggerEvent(
+                            {
+                                "status": OUTCOME_TIMEOUT,
+                                "work_request_id": self.work_request_id,
+                                "message": f"OAC work request {self.work_request_id} did not finish within "
+                                f"{self.timeout:.0f} s (OAC cannot cancel it; it may still finish).",
+                            }
+                        )
+                        return
+                    await asyncio.sleep(self.poll_interval)
+        except OACError as exc:
+            yield TriggerEvent(
+                {"status": OUTCOME_ERROR, "work_request_id": self.work_request_id, "message": str(exc)}
+            )
