@@ -125,7 +125,13 @@ class OACClient:
 
     def find_created_snapshot(self, name: str, work_request: WorkRequest) -> Snapshot:
         """The snapshot a SUCCEEDED create work request made: the one its resources name, else
-        the newest snapshot called ``name``."""
+        the newest snapshot called ``name``. Raises OACResponseError when OAC lists none."""
+        found = self._created_snapshot_or_none(name, work_request)
+        if found is None:
+            raise protocol.no_created_snapshot_error(name, work_request)
+        return found
+
+    def _created_snapshot_or_none(self, name: str, work_request: WorkRequest) -> Snapshot | None:
         protocol.require_succeeded(work_request)
         snapshot_id = protocol.snapshot_from_work_request(work_request)
         if snapshot_id:
@@ -133,10 +139,7 @@ class OACClient:
                 return self.get_snapshot(snapshot_id)
             except OACNotFoundError:
                 pass  # the resource may name something else than the snapshot: look by name
-        found = protocol.pick_created_snapshot(self.list_snapshots(), name, work_request)
-        if found is None:
-            raise protocol.no_created_snapshot_error(name, work_request)
-        return found
+        return protocol.pick_created_snapshot(self.list_snapshots(), name, work_request)
 
     # --- work requests and system ---
 
@@ -211,3 +214,9 @@ class OACClient:
                 self._tokens.invalidate(step.access_token)
             else:
                 self._sleep(step.seconds)
+
+
+def find_created_snapshot(client: OACClient, name: str, work_request: WorkRequest) -> Snapshot | None:
+    """:meth:`OACClient.find_created_snapshot`, but ``None`` instead of an error when OAC lists no
+    such snapshot."""
+    return client._created_snapshot_or_none(name, work_request)
