@@ -54,6 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--scope", help="<OAC primary audience>urn:opc:resource:consumer::all offline_access (see the README)"
     )
     login.add_argument("--no-browser", action="store_true", help="do not open a browser; just show the URL")
+    storage = login.add_argument_group("snapshot storage defaults (saved in the connection's extras)")
+    storage.add_argument("--bucket", help="OCI Object Storage bucket for BAR files")
+    storage.add_argument(
+        "--storage-auth-type", help="OCI_RESOURCE_PRINCIPAL (default, recommended) or OSS_AUTH_OCI_USER_ID"
+    )
+    storage.add_argument("--bucket-namespace", help="only when the bucket is in another tenancy")
+    storage.add_argument("--bucket-region", help="only when the bucket is in another region")
     login.add_argument(
         "--refresh-token-lifetime",
         type=float,
@@ -128,6 +135,16 @@ def cmd_login(args: argparse.Namespace) -> int:
     existing = _existing_or_none(conn_id)
     previous = parse_extra(existing.extra, conn_id) if existing is not None else {}
     lifetime = args.refresh_token_lifetime or previous.get("refresh_token_lifetime")
+    storage_flags = {
+        name: value
+        for name, value in (
+            ("bucket", args.bucket),
+            ("storage_auth_type", args.storage_auth_type),
+            ("bucket_namespace", args.bucket_namespace),
+            ("bucket_region", args.bucket_region),
+        )
+        if value is not None
+    }
     # Everything is checked before the first network call.
     config = connection_config(
         conn_id,
@@ -139,6 +156,7 @@ def cmd_login(args: argparse.Namespace) -> int:
             "iam_url": args.iam_url if args.iam_url is not None else previous.get("iam_url"),
             "scope": args.scope if args.scope is not None else previous.get("scope"),
             **({"refresh_token_lifetime": lifetime} if lifetime is not None else {}),
+            **storage_flags,
         },
         require_refresh_token=False,
     )
@@ -163,7 +181,14 @@ def cmd_login(args: argparse.Namespace) -> int:
             _open_browser(authorization.verification_uri_complete or authorization.verification_uri)
         countdown = _Countdown()
         try:
-            tokens = poll_device_login(session, endpoints, config.client_id, authorization, on_tick=countdown.tick)
+            tokens = poll_device_login(
+                session,
+                endpoints,
+                config.client_id,
+                authorization,
+                on_tick=countdown.tick,
+                refresh_token_lifetime=config.refresh_token_lifetime,
+            )
         finally:
             countdown.done()
     result = save_login(
@@ -174,7 +199,7 @@ def cmd_login(args: argparse.Namespace) -> int:
         scope=config.scope,
         tokens=tokens,
         refresh_token_lifetime=config.refresh_token_lifetime,
-        extra_updates={"refresh_token_lifetime": lifetime} if lifetime is not None else None,
+        extra_updates={**storage_flags, **({"refresh_token_lifetime": lifetime} if lifetime is not None else {})},
     )
     action = "Created" if result.created else "Updated"
     _say(

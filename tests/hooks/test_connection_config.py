@@ -1,0 +1,87 @@
+"""The oac connection's fields: each mistake gets one line naming the field and the fix."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from airflow_provider_oac.errors import OACConfigError
+from airflow_provider_oac.hooks.config import connection_config, login_key
+
+AUDIENCE = "https://abc123def456.analytics.ocp.oraclecloud.com"
+SCOPE = f"{AUDIENCE}urn:opc:resource:consumer::all offline_access"
+GOOD = {
+    "host": "https://myoac-abcd-ia.analytics.ocp.oraclecloud.com",
+    "login": "0123456789abcdef0123456789abcdef",
+    "password": "refresh-token-value",
+    "extra": json.dumps({"iam_url": "https://idcs-0123.identity.oraclecloud.com", "scope": SCOPE, "bucket": "snaps"}),
+}
+
+
+def config(**changes):
+    return connection_config("oac_test", **{**GOOD, **changes})
+
+
+def extra(**changes):
+    return json.dumps({**json.loads(GOOD["extra"]), **changes})
+
+
+def test_a_complete_connection_is_read_with_its_storage_defaults():
+    cfg = config()
+    assert cfg.oac_url == GOOD["host"]
+    assert cfg.iam_url == "https://idcs-0123.identity.oraclecloud.com"
+    assert cfg.scope == SCOPE
+    assert cfg.bucket == "snaps"
+    assert cfg.storage_auth_type == "OCI_RESOURCE_PRINCIPAL"
+    assert "refresh-token-value" not in repr(cfg)
+
+
+def test_offline_access_is_added_to_a_scope_that_lacks_it():
+    cfg = config(extra=extra(scope=f"{AUDIENCE}urn:opc:resource:consumer::all"))
+    assert cfg.scope.endswith(" offline_access")
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"host": ""}, "Host (OAC URL) is empty"),
+        ({"host": "http://oac.example.com"}, "use https://"),
+        ({"host": "https://oac.example.com/api/20210901"}, "without /api/20210901"),
+        ({"host": " https://oac.example.com"}, "leading or trailing spaces"),
+        ({"login": ""}, "Login (IAM client id) is empty"),
+        ({"login": "client id with spaces"}, "characters an IAM client id never has"),
+        ({"password": ""}, "airflow-oac login --conn-id oac_test"),
+        ({"extra": "{not json"}, "Extra is not valid JSON"),
+        ({"extra": "[1, 2]"}, "must be a JSON object"),
+        ({"extra": extra(iam_url=None)}, "Extra 'iam_url' (IAM identity domain URL) is empty"),
+        ({"extra": extra(iam_url="https://idcs-1.identity.oraclecloud.com/oauth2/v1/token")}, "OAuth path"),
+        ({"extra": extra(scope=None)}, "primary audience is on the OAC application"),
+        ({"extra": extra(scope="urn:opc:resource:consumer::all offline_access")}, "lacks the primary audience"),
+        ({"extra": extra(scope=f"{AUDIENCE}/urn:opc:resource:consumer::all")}, "has a slash"),
+        ({"extra": extra(storage_auth_type="API_KEY")}, "use one of OCI_RESOURCE_PRINCIPAL"),
+        ({"extra": extra(refresh_token_lifetime=-5)}, "greater than 0"),
+        ({"extra": extra(buckett="x")}, "unknown Extra field(s) buckett"),
+    ],
+)
+def test_each_bad_field_gets_one_line_naming_it(changes, expected):
+    with pytest.raises(OACConfigError) as excinfo:
+        config(**changes)
+    message = str(excinfo.value)
+    assert expected in message
+    assert "\n" not in message
+    assert message.startswith("Connection 'oac_test':")
+    assert "refresh-token-value" not in message
+
+
+def test_plain_http_is_allowed_for_loopback_only():
+    assert config(host="http://127.0.0.1:8080").oac_url == "http://127.0.0.1:8080"
+    assert config(host="http://localhost:8080/").oac_url == "http://localhost:8080"
+    with pytest.raises(OACConfigError, match="plain http"):
+        config(host="http://10.0.0.5:8080")
+
+
+def test_a_new_refresh_token_means_a_new_login_key():
+    assert config().login_key == login_key("oac_test", "refresh-token-value")
+    assert config(password="another-token").login_key != config().login_key
+    assert "refresh-token-value" not in config().login_key
