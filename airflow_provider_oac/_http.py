@@ -82,7 +82,7 @@ def parse_json(response: HTTPResponse, what: str) -> Any:
         )
     try:
         return json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise OACResponseError(
             f"{what} was not valid JSON (HTTP {response.status}, {len(text)} bytes: {exc.msg} at "
             f"position {exc.pos}).",

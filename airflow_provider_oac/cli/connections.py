@@ -141,7 +141,9 @@ def clear_login(conn_id: str) -> bool:
     with create_session() as session:
         conn = session.query(Connection).filter(Connection.conn_id == conn_id).one_or_none()
         if conn is not None:
-            conn.password = None
+            # The password setter ignores empty values; clear the stored (encrypted) column itself.
+            conn._password = None
+            conn.is_encrypted = False
             extra = parse_extra(conn.extra, conn_id)
             extra.pop("login_at", None)
             extra.pop("subject", None)

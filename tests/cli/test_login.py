@@ -1,0 +1,147 @@
+"""`airflow-oac login / status / logout` against the emulator, run as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from tests.helpers import CLIProcess, cli, cli_login_args
+
+pytestmark = pytest.mark.usefixtures("airflow_db")
+
+
+def error_lines(stderr: str) -> list[str]:
+    """The error lines (the countdown also writes to stderr)."""
+    return [line for line in stderr.splitlines() if line.startswith("airflow-oac: error:")]
+
+
+def stored_connection(conn_id: str):
+    from airflow_provider_oac.cli.connections import existing_connection
+
+    return existing_connection(conn_id)
+
+
+def test_login_approved_writes_the_connection_and_says_who_until_when(emulator):
+    emulator.control.configure(auto_approve=True, device_interval=1)
+    result = cli(*cli_login_args(emulator, "oac_cli_ok"), "--bucket", "snaps")
+    assert result.returncode == 0, result.stderr
+    assert "one-time code:" in result.stdout
+    assert f"{emulator.iam_url}/ui/v1/device" in result.stdout
+    assert f"as {emulator.config.username}" in result.stdout
+    assert "lasts until" in result.stdout
+    conn = stored_connection("oac_cli_ok")
+    assert conn.conn_type == "oac"
+    assert conn.host == emulator.url
+    assert conn.login == emulator.config.client_id
+    assert conn.password  # the refresh token
+    extra = json.loads(conn.extra)
+    assert extra["iam_url"] == emulator.iam_url
+    assert extra["bucket"] == "snaps"
+    assert extra["subject"] == emulator.config.username
+    assert conn.password not in result.stdout + result.stderr
+
+
+def test_login_waits_for_the_person_to_approve_the_code(emulator):
+    emulator.control.configure(device_interval=1)
+    login = CLIProcess(*cli_login_args(emulator, "oac_cli_wait"))
+    code = login.user_code()
+    time.sleep(1.5)
+    assert emulator.control.counters()["device_polls"] >= 1  # still pending
+    emulator.control.approve(code)
+    status, out, err = login.finish()
+    assert status == 0, err
+    assert "Logged in" in out
+
+
+def test_login_denied_fails_with_one_line_and_writes_nothing(emulator):
+    emulator.control.configure(device_interval=1)
+    login = CLIProcess(*cli_login_args(emulator, "oac_cli_denied"))
+    emulator.control.deny(login.user_code())
+    status, out, err = login.finish()
+    assert status == 1
+    assert error_lines(err) == [error_lines(err)[0]]
+    assert "declined" in err.lower()
+    assert "Traceback" not in err
+    assert stored_connection("oac_cli_denied") is None
+
+
+def test_login_code_expiry_ends_the_wait_with_a_clear_message(emulator):
+    emulator.control.configure(device_interval=1, device_code_ttl=3)
+    result = cli(*cli_login_args(emulator, "oac_cli_expired"))
+    assert result.returncode == 1
+    assert "expired" in result.stderr.lower()
+    assert "Traceback" not in result.stderr
+    assert stored_connection("oac_cli_expired") is None
+
+
+def test_login_slows_down_when_iam_says_slow_down(emulator):
+    emulator.control.configure(device_interval=1)
+    emulator.control.add_fault(
+        "POST /iam/oauth2/v1/token", "status", status=400, body=json.dumps({"error": "slow_down"}), times=1
+    )
+    login = CLIProcess(*cli_login_args(emulator, "oac_cli_slow"))
+    code = login.user_code()
+    started = time.monotonic()
+    emulator.control.approve(code)
+    status, _, err = login.finish()
+    assert status == 0, err
+    # first poll after 1 s got slow_down; the next one waits 1 + 5 s.
+    assert time.monotonic() - started >= 5.5
+    assert emulator.control.counters()["device_polls"] == 1  # the faulted poll never reached the state
+
+
+def test_login_without_interval_from_iam_polls_every_5_seconds(emulator):
+    emulator.control.configure(auto_approve=True)  # device_interval None: IAM sends none
+    started = time.monotonic()
+    result = cli(*cli_login_args(emulator, "oac_cli_default_interval"))
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    assert elapsed >= 5.0
+    assert emulator.control.counters()["device_polls"] == 1
+
+
+def test_a_second_login_supersedes_the_first_refresh_token(emulator):
+    emulator.control.configure(auto_approve=True, device_interval=1)
+    assert cli(*cli_login_args(emulator, "oac_cli_twice")).returncode == 0
+    first = stored_connection("oac_cli_twice").password
+    assert cli(*cli_login_args(emulator, "oac_cli_twice")).returncode == 0
+    second = stored_connection("oac_cli_twice").password
+    assert first != second
+    # Re-login with only --conn-id reuses the stored URLs, client id and scope.
+    result = cli("login", "--conn-id", "oac_cli_twice", "--no-browser")
+    assert result.returncode == 0, result.stderr
+
+
+def test_status_proves_a_refresh_works_and_never_prints_a_token(emulator):
+    emulator.control.configure(auto_approve=True, device_interval=1)
+    assert cli(*cli_login_args(emulator, "oac_cli_status")).returncode == 0
+    refreshes = emulator.control.counters()["refreshes"]
+    result = cli("status", "--conn-id", "oac_cli_status")
+    assert result.returncode == 0, result.stderr
+    assert "Refresh:     works now" in result.stdout
+    assert emulator.config.username in result.stdout
+    assert emulator.control.counters()["refreshes"] == refreshes + 1
+    from airflow_provider_oac.hooks.token_store import VariableTokenStore
+
+    conn = stored_connection("oac_cli_status")
+    from airflow_provider_oac.hooks.config import login_key
+
+    record = VariableTokenStore().read("oac_cli_status", login_key("oac_cli_status", conn.password))
+    assert record is not None and record.generation == 1
+    for secret in (conn.password, record.refresh_token, record.access_token):
+        assert secret not in result.stdout + result.stderr
+
+
+def test_logout_revokes_at_iam_and_removes_the_refresh_token(emulator):
+    emulator.control.configure(auto_approve=True, device_interval=1)
+    assert cli(*cli_login_args(emulator, "oac_cli_logout")).returncode == 0
+    result = cli("logout", "--conn-id", "oac_cli_logout")
+    assert result.returncode == 0, result.stderr
+    assert "IAM revoked" in result.stdout
+    assert emulator.control.counters()["revocations"] == 1
+    assert not stored_connection("oac_cli_logout").password
+    status = cli("status", "--conn-id", "oac_cli_logout")
+    assert status.returncode == 1
+    assert "airflow-oac login --conn-id oac_cli_logout" in status.stderr

@@ -1,0 +1,98 @@
+"""Test helpers: logging in against the emulator, running the CLI as users do."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+BIN = Path(sys.executable).parent
+
+
+def login(emulator: Any, conn_id: str = "oac_default", **extra: Any):
+    """A device login approved by the emulator, saved as the connection (what the CLI does)."""
+    import requests
+
+    from airflow_provider_oac.auth.flows import poll_device_login, start_device_login
+    from airflow_provider_oac.auth.protocol import IAMEndpoints
+    from airflow_provider_oac.cli.connections import save_login
+
+    emulator.control.configure(auto_approve=True, device_interval=1)
+    endpoints = IAMEndpoints.for_domain(emulator.iam_url)
+    with requests.Session() as session:
+        authorization = start_device_login(session, endpoints, emulator.config.client_id, emulator.config.scope)
+        tokens = poll_device_login(session, endpoints, emulator.config.client_id, authorization)
+    lifetime = extra.pop("refresh_token_lifetime", 604800.0)
+    return save_login(
+        conn_id,
+        oac_url=emulator.url,
+        iam_url=emulator.iam_url,
+        client_id=emulator.config.client_id,
+        scope=emulator.config.scope,
+        tokens=tokens,
+        refresh_token_lifetime=lifetime,
+        extra_updates={"bucket": "test-bucket", "refresh_token_lifetime": lifetime, **extra},
+    )
+
+
+def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``airflow-oac ARGS`` in a new process, with this session's AIRFLOW_HOME."""
+    return subprocess.run(
+        [str(BIN / "airflow-oac"), *args],
+        env={**os.environ, **(env or {})},
+        text=True,
+        capture_output=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def cli_login_args(emulator: Any, conn_id: str = "oac_default") -> list[str]:
+    return [
+        "login",
+        "--conn-id",
+        conn_id,
+        "--oac-url",
+        emulator.url,
+        "--iam-url",
+        emulator.iam_url,
+        "--client-id",
+        emulator.config.client_id,
+        "--scope",
+        emulator.config.scope,
+        "--no-browser",
+    ]
+
+
+class CLIProcess:
+    """A running ``airflow-oac`` whose output a test reads while it runs (to approve its code)."""
+
+    def __init__(self, *args: str):
+        self.proc = subprocess.Popen(
+            [str(BIN / "airflow-oac"), *args],
+            env=dict(os.environ),
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+        )
+        self.lines: list[str] = []
+
+    def user_code(self, timeout: float = 30) -> str:
+        deadline = time.monotonic() + timeout
+        assert self.proc.stdout is not None
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            self.lines.append(line)
+            if "one-time code:" in line:
+                return line.rsplit(":", 1)[1].strip()
+        raise AssertionError(f"no user code in the CLI output: {self.lines}")
+
+    def finish(self, timeout: float = 60) -> tuple[int, str, str]:
+        out, err = self.proc.communicate(timeout=timeout)
+        return self.proc.returncode, "".join(self.lines) + out, err
