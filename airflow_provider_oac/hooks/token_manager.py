@@ -18,7 +18,7 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING
 
 from airflow_provider_oac.auth.tokens import TokenSet
-from airflow_provider_oac.errors import OACError, OACLoginRequired
+from airflow_provider_oac.errors import OACError, OACLoginRequired, OACTokenEndpointUnavailable
 from airflow_provider_oac.hooks._airflow import mask_secret
 from airflow_provider_oac.hooks.locks import host_lock, lock_id, thread_lock
 from airflow_provider_oac.hooks.token_store import HostJournal, TokenRecord, TokenStore, newest, state_dir
@@ -45,6 +45,34 @@ class OACTokenStoreError(OACError):
 
 def relogin_message(conn_id: str, reason: str) -> str:
     return f"OAC login of connection {conn_id!r} {reason}: run airflow-oac login --conn-id {conn_id}"
+
+
+def token_endpoint_error(conn_id: str, exc: OACTokenEndpointUnavailable) -> OACTokenEndpointUnavailable:
+    """A refresh that failed for a temporary reason, named for the connection: never a dead login,
+    so operators let Airflow's retries run. ``auth`` already retried what was safe to retry."""
+    reason = str(exc).rstrip(".")
+    if exc.refresh_token_maybe_spent:
+        # auth did not resend the token: IAM may have consumed it, and replaying a consumed one
+        # can end the login. The next attempt (a task retry) presents the stored token again.
+        message = (
+            f"Refreshing the OAC login of connection {conn_id!r} failed after the request reached IAM "
+            f"({reason}), so IAM may have spent the one-time refresh token; it was not sent again. The "
+            "next attempt presents the same token: if IAM did not spend it, that works; if it did, run "
+            f"airflow-oac login --conn-id {conn_id} (see docs/tokens.md)."
+        )
+    else:
+        message = (
+            f"Could not refresh the OAC login of connection {conn_id!r}, temporarily: {reason}. The login "
+            "itself is fine; a retry will try again."
+        )
+    return OACTokenEndpointUnavailable(
+        message,
+        retry_after=exc.retry_after,
+        refresh_token_maybe_spent=exc.refresh_token_maybe_spent,
+        error=exc.error,
+        error_description=exc.error_description,
+        status=exc.status,
+    )
 
 
 class TokenManager:
@@ -175,7 +203,11 @@ class TokenManager:
         stored = self.store.read(conn_id, login_key)
         journaled = self.journal.read(conn_id, login_key)
         latest = newest(stored, journaled)
-        if latest is not None and latest is journaled and (stored is None or journaled.generation > stored.generation):
+        if (
+            latest is not None
+            and latest is journaled
+            and (stored is None or journaled.generation > stored.generation)
+        ):
             # A process on this host refreshed, then died before its shared-store write.
             log.warning("Recovering the newest OAC refresh token of %r from this host's journal.", conn_id)
             self._write_store(latest)
@@ -237,6 +269,8 @@ class TokenManager:
                 error_description=exc.error_description,
                 status=exc.status,
             ) from None
+        except OACTokenEndpointUnavailable as exc:
+            raise token_endpoint_error(self.config.conn_id, exc) from None
         mask_secret(tokens.access_token)
         mask_secret(tokens.refresh_token)
         return tokens
@@ -254,7 +288,9 @@ class TokenManager:
                         f"refresh token ({type(exc).__name__}); it is kept in this host's journal "
                         f"({state_dir()}) and the next run on this host recovers it."
                     ) from None
-                log.warning("Storing the rotated OAC refresh token failed (%s); retrying.", type(exc).__name__)
+                log.warning(
+                    "Storing the rotated OAC refresh token failed (%s); retrying.", type(exc).__name__
+                )
                 self._sleep(delay)
                 delay *= 2
 
