@@ -163,6 +163,16 @@ def validate_snapshot_name(value: object, field: str = "snapshot name") -> str:
     return require_text(value, field, "give a snapshot name such as nightly-2026-01-31", max_length=255)
 
 
+def validate_bar_uri(value: object, field: str = "BAR URI") -> str:
+    """A BAR file URI. OAC documents ``file:///<object name>``; other forms are passed on (OAC
+    decides), since which ones it accepts is unconfirmed."""
+    fix = "give the BAR object's URI, e.g. file:///nightly.bar"
+    text = require_text(value, field, fix, max_length=1024)
+    if "://" not in text or any(ch.isspace() for ch in text):
+        raise OACConfigError(f"{field} {text!r} is not a URI: {fix}")
+    return text
+
+
 def validate_password(value: object, field: str = "snapshot password") -> str:
     """A snapshot (BAR) password. The value is never echoed in the message."""
     if value is None or (isinstance(value, str) and value == ""):

@@ -23,10 +23,15 @@ AIRFLOW_ENV = {
     "AIRFLOW_HOME": str(_HOME),
     "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
     "AIRFLOW__CORE__FERNET_KEY": TEST_FERNET_KEY,
-    "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "example_dags"),
+    # dag.test() only runs DAGs found in a bundle on disk: the example DAGs are linked here and
+    # tests write their own DAG files here (tests.helpers.write_dag).
+    "AIRFLOW__CORE__DAGS_FOLDER": str(_HOME / "dags"),
     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_HOME / 'airflow.db'}",
     "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
 }
+(_HOME / "dags").mkdir()
+for _example in (REPO / "example_dags").glob("*.py"):
+    (_HOME / "dags" / _example.name).symlink_to(_example)
 os.environ.update(AIRFLOW_ENV)
 for _name in [n for n in os.environ if n.startswith("AIRFLOW_CONN_") or n.startswith("AIRFLOW_VAR_")]:
     del os.environ[_name]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import textwrap
 import sys
 import time
 from pathlib import Path
@@ -96,3 +97,33 @@ class CLIProcess:
     def finish(self, timeout: float = 60) -> tuple[int, str, str]:
         out, err = self.proc.communicate(timeout=timeout)
         return self.proc.returncode, "".join(self.lines) + out, err
+
+
+_DAG_HEADER = """\
+from datetime import datetime, timedelta
+
+from airflow.sdk import DAG
+
+with DAG(
+    {dag_id!r},
+    schedule=None,
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    default_args={{"retries": {retries}, "retry_delay": timedelta(seconds=0)}},
+) as dag:
+"""
+
+
+def write_dag(dag_id: str, tasks: str, *, retries: int = 0, imports: str = ""):
+    """A DAG file in the session's dags folder, loaded: ``dag.test()`` runs only DAGs of a bundle.
+
+    ``tasks`` is the body of the ``with DAG(...)`` block; ``imports`` goes above it.
+    """
+    from airflow.dag_processing.dagbag import DagBag
+
+    path = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / f"{dag_id}.py"
+    source = textwrap.dedent(imports) + "\n" + _DAG_HEADER.format(dag_id=dag_id, retries=retries)
+    path.write_text(source + textwrap.indent(textwrap.dedent(tasks).strip() + "\n", "    "))
+    bag = DagBag(dag_folder=str(path))
+    assert not bag.import_errors, bag.import_errors
+    return bag.get_dag(dag_id)

@@ -85,7 +85,7 @@ def create_snapshot(
             description, "snapshot description", "give one line of text", max_length=1024
         )
     body["storage"] = _storage_json(storage)
-    uri = default_bar_uri(name) if bar_uri is None else _validate_bar_uri(bar_uri)
+    uri = default_bar_uri(name) if bar_uri is None else validation.validate_bar_uri(bar_uri)
     body["bar"] = {"uri": uri, "password": password}
     return HTTPRequest("POST", f"{base_url}{API_PATH}/snapshots", dict(_JSON), json=body)
 
@@ -101,7 +101,7 @@ def register_snapshot(
     """``POST /snapshots`` with ``type=REGISTER``: make an existing BAR file in ``storage`` known
     to OAC. The password may be left out here and given at restore (as Oracle's script does)."""
     name = validation.validate_snapshot_name(name)
-    bar: dict[str, str] = {"uri": _validate_bar_uri(bar_uri)}
+    bar: dict[str, str] = {"uri": validation.validate_bar_uri(bar_uri)}
     if password is not None:
         bar["password"] = validation.validate_password(password)
     body = {"type": "REGISTER", "name": name, "storage": _storage_json(storage), "bar": bar}
@@ -155,14 +155,6 @@ def _storage_json(storage: SnapshotStorageSpec) -> dict[str, Any]:
             f"storage must be a SnapshotStorageSpec(bucket=...), not {type(storage).__name__}."
         )
     return storage.to_json()
-
-
-def _validate_bar_uri(bar_uri: object) -> str:
-    fix = "give the BAR object's URI, e.g. file:///nightly.bar"
-    text = validation.require_text(bar_uri, "BAR URI", fix, max_length=1024)
-    if "://" not in text or any(ch.isspace() for ch in text):
-        raise OACConfigError(f"BAR URI {text!r} is not a URI: {fix}")
-    return text
 
 
 # --- response readers --------------------------------------------------------------------------

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 
 WORK_RECORD_KEY = "oac_work"
 
+#: OAC answers that a retry cannot change: the task fails without retries.
+FINAL_STATUSES = frozenset({400, 403})
+
 
 class OACBaseOperator(BaseOperator):
     """Base of the OAC operators (not for direct use).
@@ -71,13 +74,17 @@ class OACBaseOperator(BaseOperator):
     @contextlib.contextmanager
     def oac_errors(self) -> Iterator[None]:
         """OAC errors as Airflow exceptions: bad input and dead logins fail without retries."""
-        from airflow_provider_oac.errors import OACConfigError, OACError, OACLoginRequired
+        from airflow_provider_oac.errors import OACAPIError, OACConfigError, OACError, OACLoginRequired
         from airflow_provider_oac.hooks._airflow import airflow_exception, fail_exception
 
         try:
             yield
         except (OACConfigError, OACLoginRequired) as exc:
             raise fail_exception()(str(exc)) from None
+        except OACAPIError as exc:
+            # OAC refused the request itself (bad request, missing role): a retry gets the same answer.
+            final = exc.status in FINAL_STATUSES
+            raise (fail_exception() if final else airflow_exception())(str(exc)) from None
         except OACError as exc:
             raise airflow_exception()(str(exc)) from None
 

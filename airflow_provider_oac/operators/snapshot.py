@@ -60,12 +60,14 @@ class OACCreateSnapshotOperator(OACBaseOperator):
     def execute(self, context: Context) -> str | None:
         from airflow_provider_oac.errors import OACOutcomeUnknownError
         from airflow_provider_oac.hooks._airflow import mask_secret
-        from airflow_provider_oac.validation import validate_password, validate_snapshot_name
+        from airflow_provider_oac.validation import validate_bar_uri, validate_password, validate_snapshot_name
 
         mask_secret(self.password)
         with self.oac_errors():
             name = validate_snapshot_name(self.name, "name")
             validate_password(self.password, "password")
+            if self.bar_uri is not None:
+                validate_bar_uri(self.bar_uri, "bar_uri")
             self.push_instance_url(context)
             self.warn_if_login_expiring()
             record = self.work_record(context)

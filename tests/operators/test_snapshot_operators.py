@@ -1,0 +1,229 @@
+"""The create and restore operators in real DAG runs (``dag.test()``) against the emulator."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from tests.conftest import REPO
+from tests.helpers import login, write_dag
+
+pytestmark = pytest.mark.usefixtures("airflow_db")
+
+PASSWORD = "Snapshot-Pa55word!"
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch, emulator):
+    from airflow.models import Variable
+
+    from airflow_provider_oac.hooks.token_manager import forget_process_cache
+
+    monkeypatch.setenv("AIRFLOW_PROVIDER_OAC_STATE_DIR", str(tmp_path / "state"))
+    forget_process_cache()
+    emulator.control.configure(work_request_seconds=0.3)
+    login(emulator, "oac_default")
+    Variable.set("oac_snapshot_password", PASSWORD)
+    yield
+    forget_process_cache()
+
+
+def example_dag(dag_id: str):
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(REPO / "example_dags"))
+    assert not bag.import_errors, bag.import_errors
+    return bag.get_dag(dag_id)
+
+
+def states(dag_run) -> dict[str, str]:
+    return {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
+
+
+def xcom(dag_run, task_id: str, key: str = "return_value"):
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        row = (
+            session.query(XComModel)
+            .filter_by(dag_id=dag_run.dag_id, run_id=dag_run.run_id, task_id=task_id, key=key)
+            .one_or_none()
+        )
+        return None if row is None else XComModel.deserialize_value(row)
+
+
+IMPORTS = f"""
+from airflow_provider_oac.operators.snapshot import OACCreateSnapshotOperator, OACRestoreSnapshotOperator
+PASSWORD = {PASSWORD!r}
+"""
+
+
+def run_dag(dag_id: str, tasks: str, *, retries: int = 0):
+    return write_dag(dag_id, tasks, retries=retries, imports=IMPORTS).test()
+
+
+def test_backup_dag_creates_one_snapshot_and_passes_its_id_downstream(emulator):
+    run = example_dag("oac_pre_deployment_backup").test(logical_date=datetime(2026, 3, 1, 12, tzinfo=timezone.utc))
+    assert states(run) == {"backup": "success", "deploy": "success"}
+    snapshots = emulator.control.snapshots()
+    assert len(snapshots) == 1
+    assert snapshots[0]["name"] == "pre-deploy-20260301T120000"
+    assert xcom(run, "backup") == snapshots[0]["id"]
+    assert xcom(run, "deploy") == snapshots[0]["id"]
+    assert xcom(run, "backup", "work_request_id") == snapshots[0]["work_request_id"]
+    assert emulator.control.counters()["snapshots_created"] == 1
+
+
+def test_refresh_dag_restores_the_newest_snapshot_of_a_name(emulator):
+    example_dag("oac_pre_deployment_backup").test(logical_date=datetime(2026, 3, 2, tzinfo=timezone.utc))
+    name = emulator.control.snapshots()[0]["name"]
+    run = example_dag("oac_environment_refresh").test(run_conf={"snapshot_name": name})
+    assert states(run) == {"restore": "success"}
+    restores = emulator.control.restores()
+    assert len(restores) == 1
+    assert restores[0]["snapshot_id"] == emulator.control.snapshots()[0]["id"]
+
+
+def test_restore_by_id(emulator):
+    run = run_dag(
+        "oac_test_restore_by_id",
+        """
+        backup = OACCreateSnapshotOperator(task_id="backup", name="by-id", password=PASSWORD, poll_interval=0.2)
+        restore = OACRestoreSnapshotOperator(
+            task_id="restore", snapshot_id=backup.output, password=PASSWORD, poll_interval=0.2
+        )
+        """,
+    )
+    assert states(run) == {"backup": "success", "restore": "success"}
+    assert emulator.control.counters()["restores_started"] == 1
+
+
+def test_a_failed_work_request_fails_the_task_with_oacs_own_message(emulator, capfd):
+    emulator.control.add_fault(
+        "POST /api/20210901/snapshots",
+        "fail_work_request",
+        code="StorageWriteFailed",
+        message="Bucket test-bucket is not writable by the instance principal",
+    )
+    run = run_dag(
+        "oac_test_failed_wr",
+        'OACCreateSnapshotOperator(task_id="backup", name="doomed", password=PASSWORD, poll_interval=0.2)',
+    )
+    assert states(run) == {"backup": "failed"}
+    output = capfd.readouterr()
+    assert "Bucket test-bucket is not writable by the instance principal" in output.out + output.err
+
+
+def test_a_wrong_restore_password_fails_with_oacs_message(emulator, capfd):
+    run = run_dag(
+        "oac_test_wrong_password",
+        """
+        backup = OACCreateSnapshotOperator(task_id="backup", name="pw", password=PASSWORD, poll_interval=0.2)
+        restore = OACRestoreSnapshotOperator(
+            task_id="restore", snapshot_name="pw", password="Wrong-Pa55word", poll_interval=0.2
+        )
+        backup >> restore
+        """,
+    )
+    assert states(run) == {"backup": "success", "restore": "failed"}
+    output = capfd.readouterr()
+    assert "is incorrect" in output.out + output.err
+    assert PASSWORD not in output.out + output.err
+
+
+def test_a_retry_reattaches_to_the_accepted_work_instead_of_creating_again(emulator):
+    # The first try's wait fails (OAC answers 404 once); the retry must wait for the same work request.
+    emulator.control.add_fault("GET /api/20210901/workRequests/*", "status", status=404, times=1)
+    run = run_dag(
+        "oac_test_reattach",
+        'OACCreateSnapshotOperator(task_id="backup", name="once", password=PASSWORD, poll_interval=0.2)',
+        retries=1,
+    )
+    assert states(run) == {"backup": "success"}
+    assert emulator.control.counters()["snapshots_created"] == 1
+    assert len(emulator.control.snapshots()) == 1
+
+
+def test_a_create_whose_answer_is_lost_waits_for_the_snapshot_instead_of_posting_again(emulator):
+    emulator.control.add_fault("POST /api/20210901/snapshots", "accept_then_error", status=502)
+    run = run_dag(
+        "oac_test_lost_answer",
+        'OACCreateSnapshotOperator(task_id="backup", name="lost", password=PASSWORD, poll_interval=0.2)',
+        retries=1,
+    )
+    assert states(run) == {"backup": "success"}
+    assert emulator.control.counters()["snapshots_created"] == 1
+
+
+def test_if_exists_fail_refuses_a_second_snapshot_of_the_same_name(emulator, capfd):
+    run = run_dag(
+        "oac_test_if_exists",
+        """
+        first = OACCreateSnapshotOperator(task_id="first", name="dup", password=PASSWORD, poll_interval=0.2)
+        second = OACCreateSnapshotOperator(task_id="second", name="dup", password=PASSWORD, poll_interval=0.2)
+        first >> second
+        """,
+        retries=2,
+    )
+    assert states(run) == {"first": "success", "second": "failed"}
+    assert emulator.control.counters()["snapshots_created"] == 1
+    assert "already exists" in capfd.readouterr().out
+
+
+def test_deferrable_create_waits_in_the_trigger(emulator):
+    run = run_dag(
+        "oac_test_deferrable",
+        """
+        OACCreateSnapshotOperator(
+            task_id="backup", name="deferred", password=PASSWORD, poll_interval=0.2, deferrable=True
+        )
+        """,
+    )
+    assert states(run) == {"backup": "success"}
+    assert xcom(run, "backup") == emulator.control.snapshots()[0]["id"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"name": "x", "password": PASSWORD, "if_exists": "overwrite"}, "if_exists='overwrite'"),
+        ({"name": "x", "password": PASSWORD, "poll_interval": 0}, "poll_interval must be greater than 0"),
+        ({"name": "x", "password": PASSWORD, "timeout": "soon"}, "timeout must be a number"),
+    ],
+)
+def test_bad_create_arguments_fail_at_dag_definition(kwargs, message):
+    from airflow_provider_oac.errors import OACConfigError
+    from airflow_provider_oac.operators.snapshot import OACCreateSnapshotOperator
+
+    with pytest.raises(OACConfigError, match=message.replace("(", r"\(")):
+        OACCreateSnapshotOperator(task_id="t", **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"name": " padded ", "password": PASSWORD}, "name has leading or trailing spaces"),
+        ({"name": "ok", "password": ""}, "password is empty"),
+        ({"name": "ok", "password": 123}, "password must be text"),
+        ({"name": "ok", "password": PASSWORD, "bar_uri": "nightly.bar"}, "bar_uri 'nightly.bar' is not a URI"),
+    ],
+)
+def test_bad_create_values_fail_the_task_without_retries_or_network_calls(emulator, kwargs, message, capfd):
+    requests_before = emulator.control.counters()["oac_requests"]
+    args = ", ".join(f"{key}={value!r}" for key, value in kwargs.items())
+    run = run_dag("oac_test_bad_values", f'OACCreateSnapshotOperator(task_id="backup", {args})', retries=3)
+    assert states(run) == {"backup": "failed"}
+    assert message in capfd.readouterr().out
+    assert emulator.control.counters()["oac_requests"] == requests_before
+
+
+def test_restore_needs_exactly_one_of_id_or_name():
+    from airflow_provider_oac.errors import OACConfigError
+    from airflow_provider_oac.operators.snapshot import OACRestoreSnapshotOperator
+
+    with pytest.raises(OACConfigError, match="exactly one of snapshot_id or snapshot_name"):
+        OACRestoreSnapshotOperator(task_id="r", password=PASSWORD)
+    with pytest.raises(OACConfigError, match="exactly one"):
+        OACRestoreSnapshotOperator(task_id="r", password=PASSWORD, snapshot_id="a", snapshot_name="b")
