@@ -120,14 +120,14 @@ def send(
             verify=verify,
             allow_redirects=False,
         )
-    except requests.exceptions.ConnectTimeout as exc:
+    except requests.exceptions.ConnectTimeout:
         raise OACTimeoutError(
             f"Timed out connecting to {_origin(request.url)}.",
             method=request.method,
             url=request.url,
             request_sent=False,
         ) from None
-    except requests.exceptions.Timeout as exc:
+    except requests.exceptions.Timeout:
         raise OACTimeoutError(
             f"No answer from {_origin(request.url)} within the timeout.",
             method=request.method,
@@ -179,14 +179,14 @@ async def asend(
             timeout=httpx.Timeout(read, connect=connect),
             follow_redirects=False,
         )
-    except httpx.ConnectTimeout as exc:
+    except httpx.ConnectTimeout:
         raise OACTimeoutError(
             f"Timed out connecting to {_origin(request.url)}.",
             method=request.method,
             url=request.url,
             request_sent=False,
         ) from None
-    except httpx.TimeoutException as exc:
+    except httpx.TimeoutException:
         raise OACTimeoutError(
             f"No answer from {_origin(request.url)} within the timeout.",
             method=request.method,

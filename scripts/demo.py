@@ -126,7 +126,11 @@ def main() -> int:
         run([str(BIN / "airflow-oac"), "status"], env)
         done(started)
 
-        run([str(BIN / "airflow"), "variables", "set", "oac_snapshot_password", "demo-Snapshot-Pa55"], env, quiet=True)
+        run(
+            [str(BIN / "airflow"), "variables", "set", "oac_snapshot_password", "demo-Snapshot-Pa55"],
+            env,
+            quiet=True,
+        )
 
         started = step("Running example DAG oac_pre_deployment_backup (snapshot, then deploy)")
         run([str(BIN / "airflow"), "dags", "test", "oac_pre_deployment_backup"], env, quiet=True)
@@ -151,12 +155,20 @@ def main() -> int:
             quiet=True,
         )
         restores = control.restores()
-        print(f"    restores started: {len(restores)} (snapshot {restores[-1]['snapshot_id'] if restores else '-'})")
+        print(
+            f"    restores started: {len(restores)} (snapshot {restores[-1]['snapshot_id'] if restores else '-'})"
+        )
         done(started)
 
         counters = control.counters()
         print("\n==> What the emulator saw")
-        for key in ("device_authorizations", "refreshes", "snapshots_created", "restores_started", "oac_requests"):
+        for key in (
+            "device_authorizations",
+            "refreshes",
+            "snapshots_created",
+            "restores_started",
+            "oac_requests",
+        ):
             print(f"    {key:24} {counters.get(key)}")
         print(f"\nDemo finished in {time.monotonic() - total:.1f} s. Airflow home: {HOME}")
         return 0

@@ -43,7 +43,11 @@ class AirflowDeployment:
         self.components = components
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_CONN_", "AIRFLOW_VAR_", "AIRFLOW__"))},
+            **{
+                k: v
+                for k, v in os.environ.items()
+                if not k.startswith(("AIRFLOW_CONN_", "AIRFLOW_VAR_", "AIRFLOW__"))
+            },
             "AIRFLOW_HOME": str(home),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
@@ -69,15 +73,21 @@ class AirflowDeployment:
 
     # --- lifecycle -------------------------------------------------------------------------------
 
-    def airflow(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def airflow(
+        self, *args: str, check: bool = True, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
             [str(BIN / "airflow"), *args], env=self.env, text=True, capture_output=True, timeout=timeout
         )
         if check and result.returncode != 0:
-            raise RuntimeError(f"airflow {' '.join(args)} failed ({result.returncode}):\n{result.stderr[-3000:]}")
+            raise RuntimeError(
+                f"airflow {' '.join(args)} failed ({result.returncode}):\n{result.stderr[-3000:]}"
+            )
         return result
 
-    def python(self, code: str, *, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def python(
+        self, code: str, *, check: bool = True, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
             [sys.executable, "-c", code], env=self.env, text=True, capture_output=True, timeout=timeout
         )
@@ -145,7 +155,9 @@ class AirflowDeployment:
             if result.returncode == 0 and any(d.get("dag_id") == dag_id for d in _json(result.stdout)):
                 return
             time.sleep(1)
-        raise RuntimeError(f"DAG {dag_id} was not parsed in time:\n{self.component_log('dag-processor')[-3000:]}")
+        raise RuntimeError(
+            f"DAG {dag_id} was not parsed in time:\n{self.component_log('dag-processor')[-3000:]}"
+        )
 
     def trigger(self, dag_id: str, *, conf: dict[str, Any] | None = None, run_id: str | None = None) -> str:
         args = ["dags", "trigger", dag_id, "-o", "json"]
@@ -169,7 +181,9 @@ class AirflowDeployment:
             if len(states) == len(run_ids) and all(s in ("success", "failed") for s in states.values()):
                 return states
             time.sleep(1)
-        raise RuntimeError(f"runs of {dag_id} did not finish in time: {states}\n{self.component_log('scheduler')[-3000:]}")
+        raise RuntimeError(
+            f"runs of {dag_id} did not finish in time: {states}\n{self.component_log('scheduler')[-3000:]}"
+        )
 
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
         result = self.airflow("tasks", "states-for-dag-run", dag_id, run_id, "-o", "json")

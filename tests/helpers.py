@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import subprocess
-import textwrap
 import sys
+import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,9 @@ def login(emulator: Any, conn_id: str = "oac_default", **extra: Any):
     emulator.control.configure(auto_approve=True, device_interval=1)
     endpoints = IAMEndpoints.for_domain(emulator.iam_url)
     with requests.Session() as session:
-        authorization = start_device_login(session, endpoints, emulator.config.client_id, emulator.config.scope)
+        authorization = start_device_login(
+            session, endpoints, emulator.config.client_id, emulator.config.scope
+        )
         tokens = poll_device_login(session, endpoints, emulator.config.client_id, authorization)
     lifetime = extra.pop("refresh_token_lifetime", 604800.0)
     return save_login(
@@ -39,7 +41,9 @@ def login(emulator: Any, conn_id: str = "oac_default", **extra: Any):
     )
 
 
-def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     """``airflow-oac ARGS`` in a new process, with this session's AIRFLOW_HOME."""
     return subprocess.run(
         [str(BIN / "airflow-oac"), *args],

@@ -63,7 +63,7 @@ def shadowing_source(conn_id: str) -> str | None:
         try:
             if backend.get_connection(conn_id) is not None:
                 return f"the secrets backend {type(backend).__name__}"
-        except Exception:  # a backend we cannot reach does not hide anything we can prove
+        except Exception:  # noqa: S112 - a backend we cannot reach hides nothing we can prove
             continue
     return None
 
@@ -95,7 +95,11 @@ def save_login(
     with create_session() as session:
         conn = session.query(Connection).filter(Connection.conn_id == conn_id).one_or_none()
         created = conn is None
-        extra = {} if conn is None else {k: v for k, v in parse_extra(conn.extra, conn_id).items() if k in KNOWN_EXTRAS}
+        extra = (
+            {}
+            if conn is None
+            else {k: v for k, v in parse_extra(conn.extra, conn_id).items() if k in KNOWN_EXTRAS}
+        )
         extra.update({k: v for k, v in (extra_updates or {}).items() if v is not None})
         extra.update(
             {

@@ -27,7 +27,9 @@ class CLIError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # one line, exit 2, like every other input error
-        self.exit(EXIT_USAGE, f"airflow-oac: error: {message} (see airflow-oac {self.prog.split()[-1]} --help)\n")
+        self.exit(
+            EXIT_USAGE, f"airflow-oac: error: {message} (see airflow-oac {self.prog.split()[-1]} --help)\n"
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,9 +49,15 @@ def build_parser() -> argparse.ArgumentParser:
         "Flags left out are taken from an existing connection of that id.",
     )
     _conn_id_flag(login)
-    login.add_argument("--oac-url", help="OAC instance URL, e.g. https://myoac-abcd-ia.analytics.ocp.oraclecloud.com")
-    login.add_argument("--iam-url", help="identity domain URL, e.g. https://idcs-0123abcd.identity.oraclecloud.com")
-    login.add_argument("--client-id", help="client id of the public IAM app (Device Code + Refresh Token grants)")
+    login.add_argument(
+        "--oac-url", help="OAC instance URL, e.g. https://myoac-abcd-ia.analytics.ocp.oraclecloud.com"
+    )
+    login.add_argument(
+        "--iam-url", help="identity domain URL, e.g. https://idcs-0123abcd.identity.oraclecloud.com"
+    )
+    login.add_argument(
+        "--client-id", help="client id of the public IAM app (Device Code + Refresh Token grants)"
+    )
     login.add_argument(
         "--scope", help="<OAC primary audience>urn:opc:resource:consumer::all offline_access (see the README)"
     )
@@ -85,7 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _conn_id_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--conn-id", default="oac_default", help="Airflow connection id (default: oac_default)")
+    parser.add_argument(
+        "--conn-id", default="oac_default", help="Airflow connection id (default: oac_default)"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -103,7 +113,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OACError as exc:
         return _fail(args, exc, str(exc), EXIT_FAILED)
     except Exception as exc:
-        return _fail(args, exc, f"unexpected {type(exc).__name__}: {_first_line(exc)} (run again with --debug)", 1)
+        return _fail(
+            args, exc, f"unexpected {type(exc).__name__}: {_first_line(exc)} (run again with --debug)", 1
+        )
 
 
 def _fail(args: argparse.Namespace, exc: BaseException, message: str, code: int) -> int:
@@ -131,7 +143,9 @@ def cmd_login(args: argparse.Namespace) -> int:
     from airflow_provider_oac.hooks.config import connection_config, parse_extra
     from airflow_provider_oac.validation import require_text
 
-    conn_id = require_text(args.conn_id, "--conn-id", "give a connection id such as oac_default", max_length=250)
+    conn_id = require_text(
+        args.conn_id, "--conn-id", "give a connection id such as oac_default", max_length=250
+    )
     existing = _existing_or_none(conn_id)
     previous = parse_extra(existing.extra, conn_id) if existing is not None else {}
     lifetime = args.refresh_token_lifetime or previous.get("refresh_token_lifetime")
@@ -199,7 +213,10 @@ def cmd_login(args: argparse.Namespace) -> int:
         scope=config.scope,
         tokens=tokens,
         refresh_token_lifetime=config.refresh_token_lifetime,
-        extra_updates={**storage_flags, **({"refresh_token_lifetime": lifetime} if lifetime is not None else {})},
+        extra_updates={
+            **storage_flags,
+            **({"refresh_token_lifetime": lifetime} if lifetime is not None else {}),
+        },
     )
     action = "Created" if result.created else "Updated"
     _say(
@@ -320,10 +337,15 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     claims = decode_jwt_claims(access_token)
     subject = claims.get("sub") or config.subject
-    _say(f"Logged in:   yes, as {subject or 'unknown'}" + (f" (since {_when(config.login_at)})" if config.login_at else ""))
+    _say(
+        f"Logged in:   yes, as {subject or 'unknown'}"
+        + (f" (since {_when(config.login_at)})" if config.login_at else "")
+    )
     _say("Refresh:     works now (IAM issued a new access token and the new refresh token is stored)")
     if record is not None and record.access_token_expires_at:
-        _say(f"Access token expires: {time.strftime('%H:%M:%S UTC', time.gmtime(record.access_token_expires_at))}")
+        _say(
+            f"Access token expires: {time.strftime('%H:%M:%S UTC', time.gmtime(record.access_token_expires_at))}"
+        )
     expires_at = manager.login_expires_at(record)
     if expires_at:
         _say(f"Login expires: {_when(expires_at)} unless refreshed (each refresh restarts the lifetime)")
@@ -348,7 +370,10 @@ def cmd_logout(args: argparse.Namespace) -> int:
         from airflow_provider_oac.auth.protocol import IAMEndpoints
 
         endpoints = IAMEndpoints.for_domain(
-            config.iam_url, device_url=config.device_url, token_url=config.token_url, revoke_url=config.revoke_url
+            config.iam_url,
+            device_url=config.device_url,
+            token_url=config.token_url,
+            revoke_url=config.revoke_url,
         )
         with requests.Session() as session:
             session.verify = config.verify
@@ -358,7 +383,9 @@ def cmd_logout(args: argparse.Namespace) -> int:
                 revoked = False
     clear_login(config.conn_id)
     if revoked:
-        _say(f"Logged out: IAM revoked the refresh token and connection {config.conn_id!r} no longer holds one.")
+        _say(
+            f"Logged out: IAM revoked the refresh token and connection {config.conn_id!r} no longer holds one."
+        )
     else:
         _say(
             f"Logged out locally: connection {config.conn_id!r} and the token store no longer hold a refresh token "

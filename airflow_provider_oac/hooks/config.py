@@ -164,7 +164,9 @@ def connection_config(
     for name in ("device_url", "token_url", "revoke_url"):
         if extras.get(name):
             endpoints[name] = checked(
-                lambda v, f: validate_service_url(v, f, f"{iam_url}/oauth2/v1/..."), extras[name], f"Extra {name!r}"
+                lambda v, f: validate_service_url(v, f, f"{iam_url}/oauth2/v1/..."),
+                extras[name],
+                f"Extra {name!r}",
             )
 
     for name in ("bucket", "bucket_namespace", "bucket_region", "lock_conn_id", "ca_bundle", "subject"):

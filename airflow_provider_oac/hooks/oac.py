@@ -7,21 +7,31 @@ A thin adapter: the connection's fields are checked by :mod:`.config`, tokens ar
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseHook
 
-from airflow_provider_oac.hooks.config import CONN_TYPE, DEFAULT_CONN_ID, OACConnectionConfig, connection_config
+from airflow_provider_oac.hooks.config import (
+    CONN_TYPE,
+    DEFAULT_CONN_ID,
+    OACConnectionConfig,
+    connection_config,
+)
 
 if TYPE_CHECKING:
     from airflow_provider_oac.client.aio import AsyncOACClient
     from airflow_provider_oac.client.models import Accepted, Snapshot, SnapshotStorageSpec, WorkRequest
+    from airflow_provider_oac.client.retention import PrunePlan
     from airflow_provider_oac.client.sync import OACClient
     from airflow_provider_oac.hooks.token_manager import TokenManager
 
 #: Warn in task logs and ``status`` when the login expires sooner than this (seconds).
 LOGIN_EXPIRY_WARNING = 24 * 3600.0
+#: test_connection() gives up on the cross-host lock after this many seconds (a refresh holds it
+#: for well under a second).
+TEST_LOCK_TIMEOUT = 15.0
 
 
 def load_connection(conn_id: str) -> Any:
@@ -78,8 +88,21 @@ class OACHook(BaseHook):
         config = self.config
         lock = None
         if config.lock_conn_id:
-            lock = cross_host_lock(config.conn_id, load_connection(config.lock_conn_id))
+            lock = cross_host_lock(config.conn_id, self._lock_connection(config.lock_conn_id))
         return TokenManager(config, VariableTokenStore(), cross_host_lock=lock)
+
+    def _lock_connection(self, lock_conn_id: str) -> Any:
+        from airflow.providers.common.compat.sdk import AirflowNotFoundException
+
+        from airflow_provider_oac.errors import OACConfigError
+
+        try:
+            return load_connection(lock_conn_id)
+        except AirflowNotFoundException:
+            raise OACConfigError(
+                f"Connection {self.oac_conn_id!r}: Extra 'lock_conn_id' names {lock_conn_id!r}, which does "
+                "not exist: create it (type postgres or redis) or remove the extra."
+            ) from None
 
     def get_access_token(self) -> str:
         """A valid OAC access token, refreshed (once for all callers) when needed."""
@@ -120,7 +143,9 @@ class OACHook(BaseHook):
 
         config = self.config
         timeout = self._timeout or config.timeout
-        return AsyncOACClient(config.oac_url, self.token_manager, timeout=(10.0, timeout), verify=config.verify)
+        return AsyncOACClient(
+            config.oac_url, self.token_manager, timeout=(10.0, timeout), verify=config.verify
+        )
 
     # --- snapshots ----------------------------------------------------------------------------------
 
@@ -150,8 +175,32 @@ class OACHook(BaseHook):
             region=bucket_region or config.bucket_region,
         )
 
-    def list_snapshots(self) -> list[Snapshot]:
-        return self.client.list_snapshots()
+    def list_snapshots(
+        self,
+        *,
+        name: str | None = None,
+        name_pattern: str | None = None,
+        created_after: datetime | str | None = None,
+        created_before: datetime | str | None = None,
+        created_by: str | None = None,
+    ) -> list[Snapshot]:
+        """Snapshots made or registered through the REST API, newest first.
+
+        OAC's list has no filters or paging: the whole list is fetched and filtered here (see
+        :class:`~airflow_provider_oac.client.retention.SnapshotFilter`): ``name`` exact,
+        ``name_pattern`` an fnmatch glob, ``created_after`` / ``created_before`` exclusive bounds
+        (datetime or ISO 8601 text), ``created_by`` exact. Filters are checked before the call.
+        """
+        from airflow_provider_oac.client.retention import SnapshotFilter
+
+        selection = SnapshotFilter(
+            name=name,
+            name_pattern=name_pattern,
+            created_after=created_after,
+            created_before=created_before,
+            created_by=created_by,
+        )
+        return selection.apply(self.client.list_snapshots())
 
     def get_snapshot(self, snapshot_id: str) -> Snapshot:
         return self.client.get_snapshot(snapshot_id)
@@ -163,7 +212,9 @@ class OACHook(BaseHook):
     def create_snapshot(
         self, name: str, password: str, *, bucket: str | None = None, bar_uri: str | None = None
     ) -> Accepted:
-        return self.client.create_snapshot(name=name, password=password, storage=self.storage_spec(bucket), bar_uri=bar_uri)
+        return self.client.create_snapshot(
+            name=name, password=password, storage=self.storage_spec(bucket), bar_uri=bar_uri
+        )
 
     def restore_snapshot(self, snapshot_id: str, password: str) -> Accepted:
         return self.client.restore_snapshot(snapshot_id, password)
@@ -171,11 +222,97 @@ class OACHook(BaseHook):
     def delete_snapshot(self, snapshot_id: str, *, delete_storage: bool = False) -> None:
         self.client.delete_snapshot(snapshot_id, delete_storage=delete_storage)
 
+    def register_snapshot(
+        self,
+        name: str,
+        bar_uri: str,
+        *,
+        password: str | None = None,
+        bucket: str | None = None,
+        storage_auth_type: str | None = None,
+        bucket_namespace: str | None = None,
+        bucket_region: str | None = None,
+    ) -> Accepted:
+        """Register a BAR file already in Object Storage (``file:///<object name>``) as snapshot
+        ``name`` (``type: REGISTER``). Storage defaults come from the connection, as for a create.
+        ``password`` may be left out and given at restore. Sent once, like a create."""
+        storage = self.storage_spec(
+            bucket,
+            storage_auth_type=storage_auth_type,
+            bucket_namespace=bucket_namespace,
+            bucket_region=bucket_region,
+        )
+        return self.client.register_snapshot(name, bar_uri, storage, password=password)
+
+    def prune_snapshots(
+        self,
+        *,
+        name_pattern: str,
+        keep_last: int | None = None,
+        max_age: timedelta | float | None = None,
+        delete_storage: bool = False,
+        dry_run: bool = True,
+        now: datetime | None = None,
+    ) -> PrunePlan:
+        """Delete the snapshots a retention rule lets go; by default only plan and log (dry run).
+
+        Among snapshots whose name matches the fnmatch glob ``name_pattern``: keep the newest
+        ``keep_last``; with ``max_age`` (timedelta or seconds) delete only older ones; with both,
+        delete those beyond the newest ``keep_last`` *and* older than ``max_age``. Snapshots
+        without a creation time are never deleted. ``delete_storage`` also deletes their BAR files.
+        ``now`` (default: the current time) is what ages are measured from.
+
+        Returns the :class:`~airflow_provider_oac.client.retention.PrunePlan`; after a real run its
+        ``deleted`` lists the ids removed. Deletion runs oldest first and stops at the first error.
+        """
+        from dataclasses import replace
+
+        from airflow_provider_oac.client.retention import (
+            RetentionRule,
+            as_max_age,
+            as_utc_datetime,
+            plan_prune,
+        )
+        from airflow_provider_oac.errors import OACConfigError, OACError, OACNotFoundError
+
+        rule = RetentionRule(name_pattern, keep_last, None if max_age is None else as_max_age(max_age))
+        for flag, value in (("delete_storage", delete_storage), ("dry_run", dry_run)):
+            if not isinstance(value, bool):
+                raise OACConfigError(f"{flag} must be True or False, not {type(value).__name__}.")
+        moment = datetime.now(timezone.utc) if now is None else as_utc_datetime(now, "now")
+        plan = replace(plan_prune(self.client.list_snapshots(), rule, moment), dry_run=dry_run)
+        self.log.info("%s", plan.summary())
+        for line in plan.lines():
+            self.log.info("%s %s", "Would delete" if dry_run else "Deleting", line)
+        if dry_run:
+            return plan
+        deleted: list[str] = []
+        for snapshot in plan.delete:
+            try:
+                self.client.delete_snapshot(snapshot.id, delete_storage=delete_storage)
+            except OACNotFoundError:
+                self.log.info("Snapshot %s (%r) was already gone.", snapshot.id, snapshot.name)
+            except OACError:
+                self.log.error(
+                    "Prune stopped after deleting %d of %d snapshots: %s",
+                    len(deleted),
+                    len(plan.delete),
+                    ", ".join(deleted) or "none",
+                )
+                raise
+            deleted.append(snapshot.id)
+        return replace(plan, deleted=tuple(deleted))
+
     def get_work_request(self, work_request_id: str) -> WorkRequest:
         return self.client.get_work_request(work_request_id)
 
     def wait_for_work_request(
-        self, work_request_id: str, *, poll_interval: float = 10.0, timeout: float | None = None, on_poll: Any = None
+        self,
+        work_request_id: str,
+        *,
+        poll_interval: float = 10.0,
+        timeout: float | None = None,
+        on_poll: Any = None,
     ) -> WorkRequest:
         """Poll until the work request ends; raises OACWorkRequestFailed with OAC's error text."""
         return self.client.wait_for_work_request(
@@ -191,11 +328,28 @@ class OACHook(BaseHook):
         try:
             self.get_access_token()
             count = len(self.client.list_snapshots())
+            lock_note = self._check_cross_host_lock()
         except OACError as exc:
             return False, str(exc)
-        message = f"Connected to {self.config.oac_url}: {count} snapshot(s) visible."
+        message = f"Connected to {self.config.oac_url}: {count} snapshot(s) visible. {lock_note}"
         warning = self.login_expiry_warning()
         return True, f"{message} {warning}" if warning else message
+
+    def _check_cross_host_lock(self) -> str:
+        """Take and release the cross-host refresh lock once; say which one is set, or when one is needed."""
+        from airflow_provider_oac.hooks.locks import cross_host_lock, lock_kind
+
+        lock_conn_id = self.config.lock_conn_id
+        if not lock_conn_id:
+            return (
+                "No cross-host refresh lock (Extra 'lock_conn_id'): fine while all workers and triggerers "
+                "run on one host; when they run on more than one, set it to a postgres or redis connection."
+            )
+        lock_conn = self._lock_connection(lock_conn_id)
+        with cross_host_lock(self.oac_conn_id, lock_conn, timeout=TEST_LOCK_TIMEOUT)():
+            pass
+        kind = "PostgreSQL advisory lock" if lock_kind(lock_conn) == "postgres" else "Redis lock"
+        return f"Cross-host refresh lock: {kind} through connection {lock_conn_id!r}, taken and released."
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
@@ -218,7 +372,9 @@ class OACHook(BaseHook):
 
         fields = get_provider_info_fields()
         return {
-            name: StringField(lazy_gettext(spec["label"]), widget=BS3TextFieldWidget(), description=spec.get("description"))
+            name: StringField(
+                lazy_gettext(spec["label"]), widget=BS3TextFieldWidget(), description=spec.get("description")
+            )
             for name, spec in fields.items()
         }
 

@@ -160,7 +160,9 @@ class VariableTokenStore:
         from airflow.utils.session import create_session
 
         with create_session() as session:
-            rows = session.query(ORMVariable).filter(ORMVariable.key.like(f"{_escape_like(prefix)}%", escape="\\"))
+            rows = session.query(ORMVariable).filter(
+                ORMVariable.key.like(f"{_escape_like(prefix)}%", escape="\\")
+            )
             keys = [row.key for row in rows]
             for row in rows:
                 session.delete(row)
@@ -203,7 +205,11 @@ def _mask(record: TokenRecord) -> None:
 def state_dir() -> Path:
     """Per-user directory for lock files and the journal (``AIRFLOW_PROVIDER_OAC_STATE_DIR``)."""
     configured = os.environ.get("AIRFLOW_PROVIDER_OAC_STATE_DIR")
-    base = Path(configured) if configured else Path(tempfile.gettempdir()) / f"airflow-provider-oac-{os.getuid()}"
+    base = (
+        Path(configured)
+        if configured
+        else Path(tempfile.gettempdir()) / f"airflow-provider-oac-{os.getuid()}"
+    )
     base.mkdir(mode=0o700, parents=True, exist_ok=True)
     return base
 
@@ -255,4 +261,3 @@ def newest(*records: TokenRecord | None) -> TokenRecord | None:
     if not present:
         return None
     return max(present, key=lambda r: (r.generation, r.updated_at))
-

@@ -60,7 +60,11 @@ class OACCreateSnapshotOperator(OACBaseOperator):
     def execute(self, context: Context) -> str | None:
         from airflow_provider_oac.errors import OACOutcomeUnknownError
         from airflow_provider_oac.hooks._airflow import mask_secret
-        from airflow_provider_oac.validation import validate_bar_uri, validate_password, validate_snapshot_name
+        from airflow_provider_oac.validation import (
+            validate_bar_uri,
+            validate_password,
+            validate_snapshot_name,
+        )
 
         mask_secret(self.password)
         with self.oac_errors():
@@ -76,17 +80,23 @@ class OACCreateSnapshotOperator(OACBaseOperator):
                 work_request_id = previous.get("work_request_id")
                 if work_request_id is None:  # an earlier try got no answer to its POST
                     return self._await_by_name(context, name)
-                self.log.info("Re-attaching to work request %s from an earlier try (no new snapshot).", work_request_id)
+                self.log.info(
+                    "Re-attaching to work request %s from an earlier try (no new snapshot).", work_request_id
+                )
             else:
                 existing = self._existing(name)
                 if existing is not None:
                     return existing
                 try:
-                    accepted = self.hook.create_snapshot(name, self.password, bucket=self.bucket, bar_uri=self.bar_uri)
+                    accepted = self.hook.create_snapshot(
+                        name, self.password, bucket=self.bucket, bar_uri=self.bar_uri
+                    )
                 except OACOutcomeUnknownError as exc:
                     # OAC may have accepted it: wait for a snapshot of that name rather than post again.
                     record.set(operation="create", name=name, work_request_id=None)
-                    self.log.warning("%s Waiting for a snapshot named %r instead of posting again.", exc, name)
+                    self.log.warning(
+                        "%s Waiting for a snapshot named %r instead of posting again.", exc, name
+                    )
                     return self._await_by_name(context, name)
                 work_request_id = accepted.work_request_id
                 record.set(operation="create", name=name, work_request_id=work_request_id)
@@ -102,7 +112,9 @@ class OACCreateSnapshotOperator(OACBaseOperator):
         if not snapshots:
             return None
         if self.if_exists == "reuse":
-            self.log.info("Snapshot %r already exists (%s); if_exists='reuse': creating nothing.", name, snapshots[0].id)
+            self.log.info(
+                "Snapshot %r already exists (%s); if_exists='reuse': creating nothing.", name, snapshots[0].id
+            )
             return snapshots[0].id
         if self.if_exists == "replace":
             for snapshot in snapshots:
@@ -187,7 +199,11 @@ class OACRestoreSnapshotOperator(OACBaseOperator):
     def execute(self, context: Context) -> str:
         from airflow_provider_oac.errors import OACConfigError, OACOutcomeUnknownError
         from airflow_provider_oac.hooks._airflow import fail_exception, mask_secret
-        from airflow_provider_oac.validation import validate_password, validate_resource_id, validate_snapshot_name
+        from airflow_provider_oac.validation import (
+            validate_password,
+            validate_resource_id,
+            validate_snapshot_name,
+        )
 
         mask_secret(self.password)
         with self.oac_errors():
@@ -206,11 +222,19 @@ class OACRestoreSnapshotOperator(OACBaseOperator):
                     name = validate_snapshot_name(self.snapshot_name, "snapshot_name")
                     snapshots = self.hook.find_snapshots(name)
                     if not snapshots:
-                        known = ", ".join(sorted({s.name or "?" for s in self.hook.list_snapshots()})[:10]) or "none"
+                        known = (
+                            ", ".join(sorted({s.name or "?" for s in self.hook.list_snapshots()})[:10])
+                            or "none"
+                        )
                         raise OACConfigError(f"No snapshot named {name!r} in OAC (names there: {known}).")
                     snapshot_id = snapshots[0].id
                     if len(snapshots) > 1:
-                        self.log.warning("%d snapshots are named %r; restoring the newest, %s.", len(snapshots), name, snapshot_id)
+                        self.log.warning(
+                            "%d snapshots are named %r; restoring the newest, %s.",
+                            len(snapshots),
+                            name,
+                            snapshot_id,
+                        )
                 try:
                     accepted = self.hook.restore_snapshot(snapshot_id, self.password)
                 except OACOutcomeUnknownError as exc:
@@ -220,7 +244,9 @@ class OACRestoreSnapshotOperator(OACBaseOperator):
                     ) from None
                 work_request_id = accepted.work_request_id
                 record.set(operation="restore", snapshot_id=snapshot_id, work_request_id=work_request_id)
-                self.log.info("OAC started restoring snapshot %s: work request %s.", snapshot_id, work_request_id)
+                self.log.info(
+                    "OAC started restoring snapshot %s: work request %s.", snapshot_id, work_request_id
+                )
             context["ti"].xcom_push(key="work_request_id", value=work_request_id)
         if self.wait_for_completion:
             self.wait(context, work_request_id)

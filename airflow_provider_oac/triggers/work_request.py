@@ -84,7 +84,9 @@ class OACWorkRequestTrigger(BaseTrigger):
                         "Work request %s: %s (%s%%)",
                         work_request.id,
                         work_request.status.value,
-                        "?" if work_request.percent_complete is None else f"{work_request.percent_complete:.0f}",
+                        "?"
+                        if work_request.percent_complete is None
+                        else f"{work_request.percent_complete:.0f}",
                     )
                     if work_request.status.is_terminal:
                         yield TriggerEvent(work_request_event(work_request))

@@ -15,7 +15,9 @@ GOOD = {
     "host": "https://myoac-abcd-ia.analytics.ocp.oraclecloud.com",
     "login": "0123456789abcdef0123456789abcdef",
     "password": "refresh-token-value",
-    "extra": json.dumps({"iam_url": "https://idcs-0123.identity.oraclecloud.com", "scope": SCOPE, "bucket": "snaps"}),
+    "extra": json.dumps(
+        {"iam_url": "https://idcs-0123.identity.oraclecloud.com", "scope": SCOPE, "bucket": "snaps"}
+    ),
 }
 
 
@@ -57,7 +59,10 @@ def test_offline_access_is_added_to_a_scope_that_lacks_it():
         ({"extra": extra(iam_url=None)}, "Extra 'iam_url' (IAM identity domain URL) is empty"),
         ({"extra": extra(iam_url="https://idcs-1.identity.oraclecloud.com/oauth2/v1/token")}, "OAuth path"),
         ({"extra": extra(scope=None)}, "primary audience is on the OAC application"),
-        ({"extra": extra(scope="urn:opc:resource:consumer::all offline_access")}, "lacks the primary audience"),
+        (
+            {"extra": extra(scope="urn:opc:resource:consumer::all offline_access")},
+            "lacks the primary audience",
+        ),
         ({"extra": extra(scope=f"{AUDIENCE}/urn:opc:resource:consumer::all")}, "has a slash"),
         ({"extra": extra(storage_auth_type="API_KEY")}, "use one of OCI_RESOURCE_PRINCIPAL"),
         ({"extra": extra(refresh_token_lifetime=-5)}, "greater than 0"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 
@@ -65,7 +65,9 @@ def run_dag(dag_id: str, tasks: str, *, retries: int = 0):
 
 
 def test_backup_dag_creates_one_snapshot_and_passes_its_id_downstream(emulator):
-    run = example_dag("oac_pre_deployment_backup").test(logical_date=datetime(2026, 3, 1, 12, tzinfo=timezone.utc))
+    run = example_dag("oac_pre_deployment_backup").test(
+        logical_date=datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
+    )
     assert states(run) == {"backup": "success", "deploy": "success"}
     snapshots = emulator.control.snapshots()
     assert len(snapshots) == 1
@@ -207,7 +209,10 @@ def test_bad_create_arguments_fail_at_dag_definition(kwargs, message):
         ({"name": " padded ", "password": PASSWORD}, "name has leading or trailing spaces"),
         ({"name": "ok", "password": ""}, "password is empty"),
         ({"name": "ok", "password": 123}, "password must be text"),
-        ({"name": "ok", "password": PASSWORD, "bar_uri": "nightly.bar"}, "bar_uri 'nightly.bar' is not a URI"),
+        (
+            {"name": "ok", "password": PASSWORD, "bar_uri": "nightly.bar"},
+            "bar_uri 'nightly.bar' is not a URI",
+        ),
     ],
 )
 def test_bad_create_values_fail_the_task_without_retries_or_network_calls(emulator, kwargs, message, capfd):
