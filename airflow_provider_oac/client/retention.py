@@ -72,49 +72,59 @@ def as_name_pattern(value: object, field: str = "name_pattern") -> str:
 # --- filters ---------------------------------------------------------------------------------------
 
 
-def filter_snapshots(
-    snapshots: Iterable[Snapshot],
-    *,
-    name: str | None = None,
-    name_pattern: str | None = None,
-    created_after: datetime | str | None = None,
-    created_before: datetime | str | None = None,
-    created_by: str | None = None,
-) -> list[Snapshot]:
-    """The snapshots that pass every given filter, newest first.
+@dataclass(frozen=True, slots=True)
+class SnapshotFilter:
+    """Client-side filters for OAC's snapshot list; every filter left ``None`` lets all pass.
 
     ``name`` and ``created_by`` match exactly; ``name_pattern`` is an fnmatch glob matched
     case-sensitively (``nightly-*``); ``created_after`` / ``created_before`` are exclusive bounds
-    on ``time_created``, and a snapshot whose creation time OAC did not give is left out once
-    either bound is set. Raises :class:`OACConfigError` for a bad filter.
+    on ``time_created`` (a datetime, naive meaning UTC, or ISO 8601 text), and a snapshot whose
+    creation time OAC did not give is left out once either bound is set. Checked when built:
+    :class:`OACConfigError` for a bad filter, so it fails before any network call.
     """
-    if name is not None:
-        name = validation.validate_snapshot_name(name, "name")
-    if name_pattern is not None:
-        name_pattern = as_name_pattern(name_pattern)
-    after = None if created_after is None else as_utc_datetime(created_after, "created_after")
-    before = None if created_before is None else as_utc_datetime(created_before, "created_before")
-    if created_by is not None:
-        created_by = validation.require_text(created_by, "created_by", "give the user name OAC lists")
 
-    def keep(snapshot: Snapshot) -> bool:
-        if name is not None and snapshot.name != name:
-            return False
-        if name_pattern is not None and not _matches(snapshot, name_pattern):
-            return False
-        if created_by is not None and snapshot.created_by != created_by:
-            return False
-        if after is not None or before is not None:
-            created = snapshot.time_created
-            if created is None:
-                return False
-            if after is not None and not created > after:
-                return False
-            if before is not None and not created < before:
-                return False
-        return True
+    name: str | None = None
+    name_pattern: str | None = None
+    created_after: datetime | str | None = None
+    created_before: datetime | str | None = None
+    created_by: str | None = None
 
-    return newest_first(s for s in snapshots if keep(s))
+    def __post_init__(self) -> None:
+        if self.name is not None:
+            object.__setattr__(self, "name", validation.validate_snapshot_name(self.name, "name"))
+        if self.name_pattern is not None:
+            object.__setattr__(self, "name_pattern", as_name_pattern(self.name_pattern))
+        for bound in ("created_after", "created_before"):
+            value = getattr(self, bound)
+            if value is not None:
+                object.__setattr__(self, bound, as_utc_datetime(value, bound))
+        if self.created_by is not None:
+            text = validation.require_text(self.created_by, "created_by", "give the user name OAC lists")
+            object.__setattr__(self, "created_by", text)
+
+    def accepts(self, snapshot: Snapshot) -> bool:
+        if self.name is not None and snapshot.name != self.name:
+            return False
+        if self.name_pattern is not None and not _matches(snapshot, self.name_pattern):
+            return False
+        if self.created_by is not None and snapshot.created_by != self.created_by:
+            return False
+        if self.created_after is None and self.created_before is None:
+            return True
+        created = snapshot.time_created
+        if created is None:
+            return False
+        after, before = self.created_after, self.created_before
+        return (after is None or created > after) and (before is None or created < before)  # type: ignore[operator]
+
+    def apply(self, snapshots: Iterable[Snapshot]) -> list[Snapshot]:
+        """The snapshots that pass every filter, newest first."""
+        return newest_first(s for s in snapshots if self.accepts(s))
+
+
+def filter_snapshots(snapshots: Iterable[Snapshot], **filters: Any) -> list[Snapshot]:
+    """``SnapshotFilter(**filters).apply(snapshots)``: the matching snapshots, newest first."""
+    return SnapshotFilter(**filters).apply(snapshots)
 
 
 def _matches(snapshot: Snapshot, pattern: str) -> bool:
