@@ -36,7 +36,10 @@ def postgres_user() -> str | None:
         return None
     for user in PG_USERS:
         try:
-            psycopg2.connect(host=PG_HOST, port=PG_PORT, user=user, dbname="postgres", connect_timeout=3).close()
+            connection = psycopg2.connect(
+                host=PG_HOST, port=PG_PORT, user=user, dbname="postgres", connect_timeout=3
+            )
+            connection.close()
             return user
         except psycopg2.Error:
             continue

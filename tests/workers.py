@@ -74,6 +74,9 @@ class Workers:
     def stderr(self, index: int) -> str:
         return (self.log_dir / f"worker-{index}.stderr").read_text(errors="replace")
 
+    def _tail(self, index: int) -> str:
+        return self.stderr(index)[-3000:]
+
     def wait_ready(self) -> float:
         """Block until every worker said ``ready``; returns the seconds it took."""
         started = time.monotonic()
@@ -82,7 +85,7 @@ class Workers:
             line = proc.stdout.readline()
             if line.strip() != "ready":
                 self.kill()
-                raise WorkerFailed(f"worker {index} did not get ready: {line!r}\n{self.stderr(index)[-3000:]}")
+                raise WorkerFailed(f"worker {index} did not get ready: {line!r}\n{self._tail(index)}")
         return time.monotonic() - started
 
     def go(self) -> None:
@@ -100,12 +103,12 @@ class Workers:
                 out, _ = proc.communicate(timeout=max(deadline - time.monotonic(), 1))
             except subprocess.TimeoutExpired:
                 self.kill()
-                raise WorkerFailed(f"worker {index} did not finish in time\n{self.stderr(index)[-3000:]}") from None
+                raise WorkerFailed(f"worker {index} did not finish in time\n{self._tail(index)}") from None
             lines = [line for line in out.splitlines() if line.startswith("{")]
             if proc.returncode != 0 or not lines:
                 self.kill()
                 raise WorkerFailed(
-                    f"worker {index} exited with {proc.returncode}: {out[-1000:]!r}\n{self.stderr(index)[-3000:]}"
+                    f"worker {index} exited with {proc.returncode}: {out[-1000:]!r}\n{self._tail(index)}"
                 )
             results.append(json.loads(lines[-1]))
         return results

@@ -21,7 +21,7 @@ from tests.workers import report, wait_for_go
 
 def take(conn: LockConn, name: str, timeout: float = 60.0, lease: float | None = None):
     if conn.conn_type == "redis":
-        return redis_lock(conn, name, timeout) if lease is None else redis_lock(conn, name, timeout, lease=lease)
+        return redis_lock(conn, name, timeout, **({} if lease is None else {"lease": lease}))
     return postgres_advisory_lock(conn, name, timeout)
 
 
