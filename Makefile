@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: all venv test lint typecheck docs pytest demo emulator lock clean
+.PHONY: all venv test lint typecheck docs pytest browser-deps demo emulator lock clean
 
 all: test
 
@@ -29,8 +29,18 @@ docs: $(STAMP)
 	rm -rf docs/_build
 	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
 
-pytest: $(STAMP)
+pytest: $(STAMP) browser-deps
 	$(BIN)/pytest
+
+# Debian's headless Chromium and its driver, for the UI login page test (tests/ui). Installed when
+# missing and apt-get can run as root; otherwise that one test is skipped and says why.
+browser-deps:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "Installing chromium and chromium-driver (apt-get) for the UI browser test"; \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; } \
+			>/dev/null 2>&1 || echo "browser-deps: apt-get could not install chromium; the browser test will be skipped"; \
+	else echo "browser-deps: no chromium/chromedriver and no apt-get as root; the browser test will be skipped"; fi
 
 # The whole suite: lint, types, docs (warnings are errors), then every test.
 test: lint typecheck docs pytest
