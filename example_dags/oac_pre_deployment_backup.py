@@ -1,7 +1,8 @@
 """Pre-deployment backup: snapshot OAC, then deploy.
 
-The snapshot name carries the run's logical date, so a retry or a re-run of the same run finds the
-same snapshot instead of making another. The deploy step gets the snapshot id from XCom, so a
+The snapshot name carries the run's ``run_after`` time (set once per run, for manual runs too,
+which have no logical date in Airflow 3), so a retry or a re-run of the same run finds the same
+snapshot instead of making another. The deploy step gets the snapshot id from XCom, so a
 rollback knows exactly what to restore.
 
 Needs: the ``oac_default`` connection (``airflow-oac login``) with a ``bucket`` extra, and the
@@ -28,7 +29,7 @@ from airflow_provider_oac.operators.snapshot import OACCreateSnapshotOperator
 def oac_pre_deployment_backup():
     backup = OACCreateSnapshotOperator(
         task_id="backup",
-        name="pre-deploy-{{ ts_nodash }}",
+        name="pre-deploy-{{ dag_run.run_after.strftime('%Y%m%dT%H%M%S') }}",
         password="{{ var.value.oac_snapshot_password }}",
         if_exists="reuse",
         poll_interval=2,
