@@ -30,7 +30,10 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": "Oracle Analytics Cloud",
-                "python-modules": ["airflow_provider_oac.operators.snapshot"],
+                "python-modules": [
+                    "airflow_provider_oac.operators.snapshot",
+                    "airflow_provider_oac.operators.lifecycle",
+                ],
             }
         ],
         "sensors": [

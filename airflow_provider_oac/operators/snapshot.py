@@ -1,7 +1,8 @@
 """Create and restore OAC snapshots.
 
 Both operators record the work request id the moment OAC accepts the call; a retry (or a new try
-after a worker crash) waits for that work instead of starting it again.
+after a worker crash) waits for that work instead of starting it again. The register operator
+(:mod:`.lifecycle`) shares the create operator's base, :class:`SnapshotMakingOperator`.
 """
 
 from __future__ import annotations
@@ -9,74 +10,66 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_oac.operators._base import OACBaseOperator
+from airflow_provider_oac.operators._base import OACBaseOperator, _percent
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
+    from airflow_provider_oac.client.models import Accepted
+
 IF_EXISTS_POLICIES = ("fail", "reuse", "replace")
+#: The restore operator's work record while its safety snapshot is being taken.
+SAFETY_SNAPSHOT = "safety_snapshot"
 
 
-class OACCreateSnapshotOperator(OACBaseOperator):
-    """Take a snapshot of the OAC instance into a password-protected BAR file in Object Storage.
-
-    Returns the new snapshot's id (when ``wait_for_completion``; otherwise None). Pushes
-    ``work_request_id`` to XCom as soon as OAC accepts the request.
-
-    :param name: snapshot name (templated), e.g. ``"pre-deploy-{{ ds }}"``.
-    :param password: password protecting the BAR file (templated, masked).
-    :param bucket: Object Storage bucket; default: the connection's ``bucket`` extra.
-    :param bar_uri: ``file:///<object name>``; default: derived from the name.
-    :param storage_auth_type: default: the connection's ``storage_auth_type`` extra.
-    :param if_exists: a snapshot of this name already exists: ``"fail"`` (default), ``"reuse"``
-        (return its id, create nothing) or ``"replace"`` (delete it, then create).
+class SnapshotMakingOperator(OACBaseOperator):
+    """Base of the operators whose POST makes a snapshot of a given name (create, register):
+    ``if_exists``, re-attaching on retries (by the work record, or by name when the POST got no
+    answer), finding the new snapshot's id, and the snapshots asset event. Not for direct use.
     """
 
-    template_fields: Sequence[str] = ("name", "password", "bucket", "bar_uri")
+    #: The work record's name for this operation: a retry re-attaches only to the same kind.
+    operation = "make"
 
-    def __init__(
-        self,
-        *,
-        name: str,
-        password: str,
-        bucket: str | None = None,
-        bar_uri: str | None = None,
-        storage_auth_type: str | None = None,
-        if_exists: str = "fail",
-        **kwargs: Any,
-    ):
+    def __init__(self, *, name: str, if_exists: str = "fail", **kwargs: Any):
         super().__init__(**kwargs)
         if if_exists not in IF_EXISTS_POLICIES:
             from airflow_provider_oac.errors import OACConfigError
 
             raise OACConfigError(f"if_exists={if_exists!r}: use one of {', '.join(IF_EXISTS_POLICIES)}.")
         self.name = name
-        self.password = password
-        self.bucket = bucket
-        self.bar_uri = bar_uri
-        self.storage_auth_type = storage_auth_type
         self.if_exists = if_exists
 
-    def execute(self, context: Context) -> str | None:
-        from airflow_provider_oac.errors import OACOutcomeUnknownError
-        from airflow_provider_oac.hooks._airflow import mask_secret
-        from airflow_provider_oac.validation import (
-            validate_bar_uri,
-            validate_password,
-            validate_snapshot_name,
-        )
+    def check_inputs(self) -> str:
+        """Local checks before any call (raise OACConfigError); returns the snapshot name."""
+        raise NotImplementedError
 
-        mask_secret(self.password)
+    def post(self, name: str) -> Accepted:
+        """Send the one request that makes the snapshot."""
+        raise NotImplementedError
+
+    def execute(self, context: Context) -> str | None:
+        return self._announce(context, self._make(context))
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        return self._announce(context, super().execute_complete(context, event))
+
+    def _announce(self, context: Context, snapshot_id: str | None) -> str | None:
+        from airflow_provider_oac.assets import announce_snapshot
+
+        announce_snapshot(self, context, snapshot_id=snapshot_id, name=self.name)
+        return snapshot_id
+
+    def _make(self, context: Context) -> str | None:
+        from airflow_provider_oac.errors import OACOutcomeUnknownError
+
         with self.oac_errors():
-            name = validate_snapshot_name(self.name, "name")
-            validate_password(self.password, "password")
-            if self.bar_uri is not None:
-                validate_bar_uri(self.bar_uri, "bar_uri")
+            name = self.check_inputs()
             self.push_instance_url(context)
             self.warn_if_login_expiring()
             record = self.work_record(context)
             previous = record.get()
-            if previous and previous.get("operation") == "create" and previous.get("name") == name:
+            if previous and previous.get("operation") == self.operation and previous.get("name") == name:
                 work_request_id = previous.get("work_request_id")
                 if work_request_id is None:  # an earlier try got no answer to its POST
                     return self._await_by_name(context, name)
@@ -88,18 +81,16 @@ class OACCreateSnapshotOperator(OACBaseOperator):
                 if existing is not None:
                     return existing
                 try:
-                    accepted = self.hook.create_snapshot(
-                        name, self.password, bucket=self.bucket, bar_uri=self.bar_uri
-                    )
+                    accepted = self.post(name)
                 except OACOutcomeUnknownError as exc:
                     # OAC may have accepted it: wait for a snapshot of that name rather than post again.
-                    record.set(operation="create", name=name, work_request_id=None)
+                    record.set(operation=self.operation, name=name, work_request_id=None)
                     self.log.warning(
                         "%s Waiting for a snapshot named %r instead of posting again.", exc, name
                     )
                     return self._await_by_name(context, name)
                 work_request_id = accepted.work_request_id
-                record.set(operation="create", name=name, work_request_id=work_request_id)
+                record.set(operation=self.operation, name=name, work_request_id=work_request_id)
                 self.log.info("OAC accepted snapshot %r: work request %s.", name, work_request_id)
             context["ti"].xcom_push(key="work_request_id", value=work_request_id)
         if not self.wait_for_completion:
@@ -142,7 +133,7 @@ class OACCreateSnapshotOperator(OACBaseOperator):
                 return snapshots[0].id
             if time.monotonic() >= deadline:
                 raise OACError(
-                    f"OAC gave no answer to the request to create snapshot {name!r} and no snapshot of that "
+                    f"OAC gave no answer to the request to {self.operation} snapshot {name!r} and no snapshot of that "
                     "name appeared in time; no second request was sent. Check OAC before running the task again."
                 )
             time.sleep(self.poll_interval)
@@ -163,8 +154,64 @@ class OACCreateSnapshotOperator(OACBaseOperator):
             raise airflow_exception()(
                 f"Work request {work_request_id} succeeded but no snapshot named {self.name!r} is listed."
             )
-        self.log.info("Snapshot %r created: id %s.", self.name, snapshot_id)
+        self.log.info("Snapshot %r %sd: id %s.", self.name, self.operation, snapshot_id)
         return snapshot_id
+
+
+class OACCreateSnapshotOperator(SnapshotMakingOperator):
+    """Take a snapshot of the OAC instance into a password-protected BAR file in Object Storage.
+
+    Returns the new snapshot's id (when ``wait_for_completion``; otherwise None). Pushes
+    ``work_request_id`` to XCom as soon as OAC accepts the request. With
+    :func:`~airflow_provider_oac.assets.oac_snapshots_asset` among its ``outlets``, the asset
+    event carries ``{"snapshot_id", "name", "oac_url"}``.
+
+    :param name: snapshot name (templated), e.g. ``"pre-deploy-{{ ds }}"``.
+    :param password: password protecting the BAR file (templated, masked).
+    :param bucket: Object Storage bucket; default: the connection's ``bucket`` extra.
+    :param bar_uri: ``file:///<object name>``; default: derived from the name.
+    :param storage_auth_type: default: the connection's ``storage_auth_type`` extra.
+    :param if_exists: a snapshot of this name already exists: ``"fail"`` (default), ``"reuse"``
+        (return its id, create nothing) or ``"replace"`` (delete it, then create).
+    """
+
+    template_fields: Sequence[str] = ("name", "password", "bucket", "bar_uri")
+    operation = "create"
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        password: str,
+        bucket: str | None = None,
+        bar_uri: str | None = None,
+        storage_auth_type: str | None = None,
+        if_exists: str = "fail",
+        **kwargs: Any,
+    ):
+        super().__init__(name=name, if_exists=if_exists, **kwargs)
+        self.password = password
+        self.bucket = bucket
+        self.bar_uri = bar_uri
+        self.storage_auth_type = storage_auth_type
+
+    def check_inputs(self) -> str:
+        from airflow_provider_oac.hooks._airflow import mask_secret
+        from airflow_provider_oac.validation import (
+            validate_bar_uri,
+            validate_password,
+            validate_snapshot_name,
+        )
+
+        mask_secret(self.password)
+        name = validate_snapshot_name(self.name, "name")
+        validate_password(self.password, "password")
+        if self.bar_uri is not None:
+            validate_bar_uri(self.bar_uri, "bar_uri")
+        return name
+
+    def post(self, name: str) -> Accepted:
+        return self.hook.create_snapshot(name, self.password, bucket=self.bucket, bar_uri=self.bar_uri)
 
 
 class OACRestoreSnapshotOperator(OACBaseOperator):
@@ -172,12 +219,20 @@ class OACRestoreSnapshotOperator(OACBaseOperator):
 
     Returns the work request id. OAC cannot cancel a restore: killing the task leaves it running.
 
+    With ``safety_snapshot_name``, the operator first takes a snapshot of the current state under
+    that name (same password, the connection's storage defaults) and waits for it, whatever
+    ``wait_for_completion`` says; only then does it start the restore. Its id goes to XCom as
+    ``safety_snapshot_id``. Both steps are recorded: a retry re-attaches to whichever step was
+    running and never takes a second safety snapshot or starts a second restore.
+
     :param snapshot_id: the snapshot's id (templated).
     :param snapshot_name: or its name (templated); the newest snapshot of that name is used.
     :param password: the BAR file's password (templated, masked).
+    :param safety_snapshot_name: take a snapshot of the current state under this name first
+        (templated; use a new name per run, e.g. ``"before-refresh-{{ ts_nodash }}"``).
     """
 
-    template_fields: Sequence[str] = ("snapshot_id", "snapshot_name", "password")
+    template_fields: Sequence[str] = ("snapshot_id", "snapshot_name", "password", "safety_snapshot_name")
 
     def __init__(
         self,
@@ -185,6 +240,7 @@ class OACRestoreSnapshotOperator(OACBaseOperator):
         password: str,
         snapshot_id: str | None = None,
         snapshot_name: str | None = None,
+        safety_snapshot_name: str | None = None,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
@@ -195,62 +251,223 @@ class OACRestoreSnapshotOperator(OACBaseOperator):
         self.snapshot_id = snapshot_id
         self.snapshot_name = snapshot_name
         self.password = password
+        self.safety_snapshot_name = safety_snapshot_name
 
     def execute(self, context: Context) -> str:
-        from airflow_provider_oac.errors import OACConfigError, OACOutcomeUnknownError
-        from airflow_provider_oac.hooks._airflow import fail_exception, mask_secret
-        from airflow_provider_oac.validation import (
-            validate_password,
-            validate_resource_id,
-            validate_snapshot_name,
-        )
+        from airflow_provider_oac.hooks._airflow import mask_secret
+        from airflow_provider_oac.validation import validate_password
 
         mask_secret(self.password)
         with self.oac_errors():
             validate_password(self.password, "password")
+            self._safety_name()
             self.push_instance_url(context)
             self.warn_if_login_expiring()
-            record = self.work_record(context)
-            previous = record.get()
-            if previous and previous.get("operation") == "restore":
-                work_request_id = previous["work_request_id"]
-                self.log.info("Re-attaching to restore work request %s from an earlier try.", work_request_id)
-            else:
-                if self.snapshot_id is not None:
-                    snapshot_id = validate_resource_id(self.snapshot_id, "snapshot_id")
-                else:
-                    name = validate_snapshot_name(self.snapshot_name, "snapshot_name")
-                    snapshots = self.hook.find_snapshots(name)
-                    if not snapshots:
-                        known = (
-                            ", ".join(sorted({s.name or "?" for s in self.hook.list_snapshots()})[:10])
-                            or "none"
-                        )
-                        raise OACConfigError(f"No snapshot named {name!r} in OAC (names there: {known}).")
-                    snapshot_id = snapshots[0].id
-                    if len(snapshots) > 1:
-                        self.log.warning(
-                            "%d snapshots are named %r; restoring the newest, %s.",
-                            len(snapshots),
-                            name,
-                            snapshot_id,
-                        )
-                try:
-                    accepted = self.hook.restore_snapshot(snapshot_id, self.password)
-                except OACOutcomeUnknownError as exc:
-                    raise fail_exception()(
-                        f"{exc} OAC may have started the restore; it was not sent again and the task will not "
-                        "retry. Check OAC, then clear the task to run it again."
-                    ) from None
-                work_request_id = accepted.work_request_id
-                record.set(operation="restore", snapshot_id=snapshot_id, work_request_id=work_request_id)
-                self.log.info(
-                    "OAC started restoring snapshot %s: work request %s.", snapshot_id, work_request_id
+            return self._proceed(context)
+
+    def _proceed(self, context: Context) -> str:
+        """Run the steps the work record does not show as done: the safety snapshot, then the
+        restore. Returns the restore's work request id, or defers."""
+        record = self.work_record(context)
+        previous = record.get() or {}
+        if previous.get("operation") == "restore":
+            work_request_id = previous["work_request_id"]
+            self.log.info("Re-attaching to restore work request %s from an earlier try.", work_request_id)
+            if previous.get("safety_snapshot_id"):
+                context["ti"].xcom_push(key="safety_snapshot_id", value=previous["safety_snapshot_id"])
+        else:
+            safety_name = self._safety_name()
+            if not (
+                safety_name
+                and previous.get("operation") == SAFETY_SNAPSHOT
+                and previous.get("name") == safety_name
+            ):
+                previous = {}
+            target = previous.get("target_snapshot_id") or self._target_snapshot_id()
+            safety_snapshot_id = previous.get("safety_snapshot_id")
+            if safety_name and not safety_snapshot_id:
+                safety_snapshot_id = self._take_safety_snapshot(
+                    context, record, previous, safety_name, target
                 )
-            context["ti"].xcom_push(key="work_request_id", value=work_request_id)
+            work_request_id = self._start_restore(record, target, safety_snapshot_id)
+        context["ti"].xcom_push(key="work_request_id", value=work_request_id)
         if self.wait_for_completion:
             self.wait(context, work_request_id)
         return self.finish(context, work_request_id)
+
+    def _safety_name(self) -> str | None:
+        if self.safety_snapshot_name is None:
+            return None
+        from airflow_provider_oac.errors import OACConfigError
+        from airflow_provider_oac.validation import validate_snapshot_name
+
+        name = validate_snapshot_name(self.safety_snapshot_name, "safety_snapshot_name")
+        if name == self.snapshot_name:
+            raise OACConfigError(
+                f"safety_snapshot_name is the snapshot_name being restored ({name!r}): give the safety "
+                "snapshot its own name, e.g. 'before-refresh-{{ ts_nodash }}'."
+            )
+        return name
+
+    def _target_snapshot_id(self) -> str:
+        from airflow_provider_oac.errors import OACConfigError
+        from airflow_provider_oac.validation import validate_resource_id, validate_snapshot_name
+
+        if self.snapshot_id is not None:
+            return validate_resource_id(self.snapshot_id, "snapshot_id")
+        name = validate_snapshot_name(self.snapshot_name, "snapshot_name")
+        snapshots = self.hook.find_snapshots(name)
+        if not snapshots:
+            known = ", ".join(sorted({s.name or "?" for s in self.hook.list_snapshots()})[:10]) or "none"
+            raise OACConfigError(f"No snapshot named {name!r} in OAC (names there: {known}).")
+        if len(snapshots) > 1:
+            self.log.warning(
+                "%d snapshots are named %r; restoring the newest, %s.", len(snapshots), name, snapshots[0].id
+            )
+        return snapshots[0].id
+
+    # --- step 1: the safety snapshot ---------------------------------------------------------------
+
+    def _take_safety_snapshot(
+        self, context: Context, record: Any, previous: dict[str, Any], name: str, target: str
+    ) -> str:
+        """Take (or re-attach to) the safety snapshot and wait for it; its id. May defer."""
+        from airflow_provider_oac.errors import OACConfigError, OACOutcomeUnknownError, OACWorkRequestFailed
+
+        if previous:
+            work_request_id = previous.get("work_request_id")
+            if work_request_id is None:  # an earlier try got no answer to its POST
+                return self._safety_done(context, record, name, target, self._await_safety(name))
+            self.log.info(
+                "Re-attaching to safety snapshot work request %s from an earlier try.", work_request_id
+            )
+        else:
+            existing = self.hook.find_snapshots(name)
+            if existing:
+                raise OACConfigError(
+                    f"A snapshot named {name!r} already exists (id {existing[0].id}), so it cannot be this "
+                    "run's safety snapshot: give safety_snapshot_name a new name per run, e.g. "
+                    "'before-refresh-{{ ts_nodash }}'."
+                )
+            try:
+                accepted = self.hook.create_snapshot(name, self.password)
+            except OACOutcomeUnknownError as exc:
+                record.set(
+                    operation=SAFETY_SNAPSHOT, name=name, target_snapshot_id=target, work_request_id=None
+                )
+                self.log.warning("%s Waiting for a snapshot named %r instead of posting again.", exc, name)
+                return self._safety_done(context, record, name, target, self._await_safety(name))
+            work_request_id = accepted.work_request_id
+            record.set(
+                operation=SAFETY_SNAPSHOT,
+                name=name,
+                target_snapshot_id=target,
+                work_request_id=work_request_id,
+            )
+            self.log.info("Taking safety snapshot %r first: work request %s.", name, work_request_id)
+        if self.deferrable:
+            self.wait(context, work_request_id)  # defers; execute_complete picks up from here
+        try:
+            work_request = self.hook.wait_for_work_request(
+                work_request_id,
+                poll_interval=self.poll_interval,
+                timeout=self.timeout,
+                on_poll=lambda wr: self.log.info(
+                    "Safety snapshot: %s (%s%%)", wr.status.value, _percent(wr.percent_complete)
+                ),
+            )
+        except OACWorkRequestFailed:
+            record.clear()  # a failed snapshot leaves nothing in OAC: the next try takes a new one
+            raise
+        return self._safety_done(context, record, name, target, self._created(name, work_request))
+
+    def _created(self, name: str, work_request: Any) -> str:
+        from airflow_provider_oac.client.sync import find_created_snapshot
+        from airflow_provider_oac.errors import OACError
+
+        snapshot = find_created_snapshot(self.hook.client, name, work_request)
+        if snapshot is None:
+            raise OACError(
+                f"Safety snapshot work request {work_request.id} succeeded but no snapshot named {name!r} "
+                "is listed; the restore was not started."
+            )
+        return snapshot.id
+
+    def _await_safety(self, name: str) -> str:
+        import time
+
+        from airflow_provider_oac.errors import OACError
+
+        deadline = time.monotonic() + (self.timeout or 3600.0)
+        while True:
+            snapshots = self.hook.find_snapshots(name)
+            if snapshots:
+                return snapshots[0].id
+            if time.monotonic() >= deadline:
+                raise OACError(
+                    f"OAC gave no answer to the request to take safety snapshot {name!r} and no snapshot of "
+                    "that name appeared in time; the restore was not started and no second request was sent."
+                )
+            time.sleep(self.poll_interval)
+
+    def _safety_done(self, context: Context, record: Any, name: str, target: str, snapshot_id: str) -> str:
+        record.set(
+            operation=SAFETY_SNAPSHOT, name=name, target_snapshot_id=target, safety_snapshot_id=snapshot_id
+        )
+        context["ti"].xcom_push(key="safety_snapshot_id", value=snapshot_id)
+        self.log.info(
+            "Safety snapshot %r taken: id %s. Restoring snapshot %s now.", name, snapshot_id, target
+        )
+        return snapshot_id
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        """Resume after the trigger: after the safety snapshot, start the restore; after the
+        restore, finish."""
+        from airflow_provider_oac.hooks._airflow import airflow_exception, mask_secret
+        from airflow_provider_oac.triggers.work_request import OUTCOME_SUCCEEDED
+
+        mask_secret(self.password)  # a resumed task runs in a new process
+        record = self.work_record(context)
+        previous = record.get() or {}
+        if event is None or not (
+            previous.get("operation") == SAFETY_SNAPSHOT
+            and event.get("work_request_id") == previous.get("work_request_id")
+        ):
+            return super().execute_complete(context, event)
+        if event.get("status") != OUTCOME_SUCCEEDED:
+            record.clear()
+            message = event.get("message") or "the trigger ended without a result"
+            raise airflow_exception()(
+                f"The safety snapshot failed, so the restore was not started: {message}"
+            )
+        with self.oac_errors():
+            work_request = self.hook.get_work_request(event["work_request_id"])
+            name, target = previous["name"], previous["target_snapshot_id"]
+            self._safety_done(context, record, name, target, self._created(name, work_request))
+            return self._proceed(context)
+
+    # --- step 2: the restore -------------------------------------------------------------------------
+
+    def _start_restore(self, record: Any, target: str, safety_snapshot_id: str | None) -> str:
+        from airflow_provider_oac.errors import OACOutcomeUnknownError
+        from airflow_provider_oac.hooks._airflow import fail_exception
+
+        try:
+            accepted = self.hook.restore_snapshot(target, self.password)
+        except OACOutcomeUnknownError as exc:
+            raise fail_exception()(
+                f"{exc} OAC may have started the restore; it was not sent again and the task will not "
+                "retry. Check OAC, then clear the task to run it again."
+            ) from None
+        work_request_id = accepted.work_request_id
+        record.set(
+            operation="restore",
+            snapshot_id=target,
+            work_request_id=work_request_id,
+            safety_snapshot_id=safety_snapshot_id,
+        )
+        self.log.info("OAC started restoring snapshot %s: work request %s.", target, work_request_id)
+        return work_request_id
 
     def finish(self, context: Context, work_request_id: str) -> str:
         self.work_record(context).clear()
