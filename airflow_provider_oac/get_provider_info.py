@@ -33,6 +33,7 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_provider_oac.operators.snapshot",
                     "airflow_provider_oac.operators.lifecycle",
+                    "airflow_provider_oac.operators.keepalive",
                 ],
             }
         ],

@@ -109,18 +109,20 @@ class OACHook(BaseHook):
         return self.token_manager.get_access_token()
 
     def login_expiry_warning(self, now: float | None = None) -> str | None:
-        """A one-line warning when the login expires within a day, else None."""
-        expires_at = self.token_manager.login_expires_at()
+        """A one-line warning when the login expires within a day, else None. ``now`` defaults to
+        the token manager's clock (tests move it instead of sleeping)."""
+        tokens = self.token_manager
+        expires_at = tokens.login_expires_at()
         if expires_at is None:
             return None
-        left = expires_at - (time.time() if now is None else now)
+        left = expires_at - (tokens.now() if now is None else now)
         if left > LOGIN_EXPIRY_WARNING:
             return None
         when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(expires_at))
         return (
             f"The OAC login of connection {self.oac_conn_id!r} expires at {when} ({max(left, 0) / 3600:.1f} h) "
-            f"unless a task refreshes it: run airflow-oac login --conn-id {self.oac_conn_id} or schedule "
-            "the keep-alive DAG."
+            f"unless a task refreshes it: run airflow-oac login --conn-id {self.oac_conn_id}, or schedule "
+            "OACKeepAliveOperator (example DAG oac_keep_alive) more often than the login's lifetime."
         )
 
     # --- clients ----------------------------------------------------------------------------------

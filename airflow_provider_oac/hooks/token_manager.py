@@ -146,6 +146,10 @@ class TokenManager:
 
     # --- what status and warnings need -------------------------------------------------------
 
+    def now(self) -> float:
+        """This manager's clock (epoch seconds): injectable, so tests travel in time."""
+        return self._clock()
+
     def stored_record(self) -> TokenRecord | None:
         return newest(
             self.store.read(self.config.conn_id, self.config.login_key),
