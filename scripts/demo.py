@@ -160,6 +160,13 @@ def main() -> int:
         )
         done(started)
 
+        print("\n==> Work requests")
+        for work_request in control.work_requests():
+            print(
+                f"    {work_request['id']}  {work_request.get('operationType', '?'):17} "
+                f"{work_request.get('status', '?'):10} accepted {work_request.get('timeAccepted')} "
+                f"finished {work_request.get('timeFinished')}"
+            )
         counters = control.counters()
         print("\n==> What the emulator saw")
         for key in (
