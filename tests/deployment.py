@@ -6,7 +6,6 @@ run under Airflow's supervisor: secrets masking, no ORM access from tasks, real 
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -148,30 +147,39 @@ class AirflowDeployment:
 
     # --- DAG runs --------------------------------------------------------------------------------------
 
-    def wait_for_dag(self, dag_id: str, timeout: float = 120) -> None:
+    def wait_for_dag(self, dag_id: str, timeout: float = 180) -> None:
+        import requests
+
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            result = self.airflow("dags", "list", "-o", "json", check=False)
-            if result.returncode == 0 and any(d.get("dag_id") == dag_id for d in _json(result.stdout)):
+            response = requests.get(f"http://127.0.0.1:{self.api_port}/api/v2/dags/{dag_id}", timeout=30)
+            if response.ok:
                 return
             time.sleep(1)
         raise RuntimeError(
             f"DAG {dag_id} was not parsed in time:\n{self.component_log('dag-processor')[-3000:]}"
         )
 
+    def api(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Call the deployment's REST API (every user is an admin here: SimpleAuthManager)."""
+        import requests
+
+        response = requests.request(
+            method, f"http://127.0.0.1:{self.api_port}/api/v2{path}", timeout=60, **kwargs
+        )
+        if not response.ok:
+            raise RuntimeError(f"{method} {path} -> {response.status_code}: {response.text[:2000]}")
+        return response.json() if response.content else None
+
     def trigger(self, dag_id: str, *, conf: dict[str, Any] | None = None, run_id: str | None = None) -> str:
-        args = ["dags", "trigger", dag_id, "-o", "json"]
-        if conf is not None:
-            args += ["--conf", json.dumps(conf)]
+        body: dict[str, Any] = {"logical_date": None, "conf": conf or {}}
         if run_id is not None:
-            args += ["--run-id", run_id]
-        result = self.airflow(*args)
-        runs = _json(result.stdout)
-        return runs[0]["dag_run_id"] if isinstance(runs, list) else runs["dag_run_id"]
+            body["dag_run_id"] = run_id
+        return self.api("POST", f"/dags/{dag_id}/dagRuns", json=body)["dag_run_id"]
 
     def run_states(self, dag_id: str) -> dict[str, str]:
-        result = self.airflow("dags", "list-runs", dag_id, "-o", "json")
-        return {run["run_id"]: run["state"] for run in _json(result.stdout)}
+        runs = self.api("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 1000})["dag_runs"]
+        return {run["dag_run_id"]: run["state"] for run in runs}
 
     def wait_for_runs(self, dag_id: str, run_ids: list[str], timeout: float = 300) -> dict[str, str]:
         deadline = time.monotonic() + timeout
@@ -186,22 +194,10 @@ class AirflowDeployment:
         )
 
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
-        result = self.airflow("tasks", "states-for-dag-run", dag_id, run_id, "-o", "json")
-        return {row["task_id"]: row["state"] for row in _json(result.stdout)}
+        tis = self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
+        return {ti["task_id"]: ti["state"] for ti in tis}
 
     def log_files(self) -> list[Path]:
         return [p for p in (self.home / "logs").rglob("*") if p.is_file()] + [
             self.home / f"{c}.log" for c in self.components
         ]
-
-
-def _json(text: str) -> Any:
-    """The JSON document in a CLI's output (log and warning lines may come before it)."""
-    lines = text.splitlines()
-    for index, line in enumerate(lines):
-        if line.startswith(("[{", "{", "[]")):
-            try:
-                return json.loads("\n".join(lines[index:]))
-            except ValueError:
-                continue
-    return []
