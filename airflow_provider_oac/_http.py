@@ -10,8 +10,11 @@ Requests and responses hide headers and bodies from ``repr``: they carry tokens 
 
 from __future__ import annotations
 
+import email.utils
 import json
+import time
 from dataclasses import dataclass, field
+from datetime import timezone
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_oac import __version__
@@ -89,6 +92,27 @@ def parse_json(response: HTTPResponse, what: str) -> Any:
             status=response.status,
             opc_request_id=response.opc_request_id,
         ) from None
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delay-seconds or an HTTP-date (GMT);
+    None when absent or unreadable. ``now`` is epoch seconds (default: the clock)."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:  # HTTP-dates are GMT
+            when = when.replace(tzinfo=timezone.utc)
+        return max(when.timestamp() - (time.time() if now is None else now), 0.0)
+    if seconds != seconds or seconds in (float("inf"), float("-inf")):
+        return None
+    return max(seconds, 0.0)
 
 
 def _lower_headers(headers: Any) -> dict[str, str]:

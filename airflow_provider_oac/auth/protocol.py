@@ -18,13 +18,12 @@ and any secret the caller presented is blanked out of it.
 
 from __future__ import annotations
 
-import email.utils
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeAlias
 
-from airflow_provider_oac._http import HTTPRequest, HTTPResponse, parse_json
+from airflow_provider_oac._http import HTTPRequest, HTTPResponse, parse_json, parse_retry_after
 from airflow_provider_oac.auth.tokens import (
     DEFAULT_REFRESH_TOKEN_LIFETIME,
     TokenSet,
@@ -507,26 +506,6 @@ def refresh_failure(error: OACTokenEndpointUnavailable | OACTransportError) -> O
         )
     error.refresh_token_maybe_spent = error.status not in (429, 503)
     return error
-
-
-def parse_retry_after(value: str | None, now: float) -> float | None:
-    """``Retry-After`` in seconds from now: delay-seconds or an HTTP-date; None when absent or unreadable."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        seconds = float(text)
-    except ValueError:
-        try:
-            moment = email.utils.parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if moment.tzinfo is None:
-            return None
-        return max(moment.timestamp() - now, 0.0)
-    if seconds != seconds or seconds in (float("inf"), float("-inf")):
-        return None
-    return max(seconds, 0.0)
 
 
 # --- shared reading helpers ----------------------------------------------------------------------

@@ -11,13 +11,11 @@ and return requests without ``Authorization``: the client adds the token.
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import json
 import logging
 import random as _random
 import re
-import time
 from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -25,7 +23,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from airflow_provider_oac import validation
-from airflow_provider_oac._http import HTTPRequest, HTTPResponse, parse_json
+from airflow_provider_oac._http import HTTPRequest, HTTPResponse, parse_json, parse_retry_after
 from airflow_provider_oac.client.models import Accepted, Snapshot, SnapshotStorageSpec, WorkRequest
 from airflow_provider_oac.errors import (
     OACAPIError,
@@ -348,27 +346,6 @@ def _read_error_body(response: HTTPResponse) -> tuple[str | None, str | None, st
     message_text = _one_line(message, _MAX_MESSAGE) if isinstance(message, str) and message.strip() else None
     fields = ", ".join(sorted(str(key) for key in data)[:8]) or "none"
     return code_text, message_text, f"a JSON body without OAC's message (fields: {fields})"
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delay-seconds or an HTTP-date)."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        seconds = float(text)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        current = datetime.fromtimestamp(time.time() if now is None else now, tz=timezone.utc)
-        return max((when - current) / timedelta(seconds=1), 0.0)
-    if seconds != seconds or seconds in (float("inf"), float("-inf")):
-        return None
-    return max(seconds, 0.0)
 
 
 def _one_line(text: str, limit: int) -> str:
