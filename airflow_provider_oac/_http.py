@@ -129,14 +129,13 @@ def send(
     """Execute ``request`` with ``requests``; map failures to :class:`OACTransportError`."""
     import requests
 
-    headers = {"User-Agent": USER_AGENT, **request.headers}
     # Every ``from None`` below is deliberate: library exceptions can embed the request (with its
     # Authorization header or form body) and would carry it into tracebacks and logs.
     try:
         response = session.request(
             request.method,
             request.url,
-            headers=headers,
+            headers={"User-Agent": USER_AGENT, **request.headers},
             data=request.form,
             json=request.json,
             params=request.params,
@@ -145,39 +144,18 @@ def send(
             allow_redirects=False,
         )
     except requests.exceptions.ConnectTimeout:
-        raise OACTimeoutError(
-            f"Timed out connecting to {_origin(request.url)}.",
-            method=request.method,
-            url=request.url,
-            request_sent=False,
-        ) from None
+        raise _failure(request, _CONNECT_TIMEOUT) from None
     except requests.exceptions.Timeout:
-        raise OACTimeoutError(
-            f"No answer from {_origin(request.url)} within the timeout.",
-            method=request.method,
-            url=request.url,
-            request_sent=True,
-        ) from None
+        raise _failure(request, _READ_TIMEOUT) from None
     except requests.exceptions.SSLError as exc:
-        raise OACTransportError(
-            f"TLS verification failed for {_origin(request.url)}: {_first_line(exc)}",
-            method=request.method,
-            url=request.url,
-            request_sent=False,
+        raise _failure(
+            request, f"TLS verification failed for {{origin}}: {_first_line(exc)}", sent=False
         ) from None
     except requests.exceptions.ConnectionError as exc:
-        raise OACTransportError(
-            f"Could not reach {_origin(request.url)}: {_connection_reason(exc)}",
-            method=request.method,
-            url=request.url,
-            request_sent=_maybe_sent(exc),
-        ) from None
+        reason = _connection_reason(exc)
+        raise _failure(request, f"Could not reach {{origin}}: {reason}", sent=_maybe_sent(reason)) from None
     except requests.exceptions.RequestException as exc:
-        raise OACTransportError(
-            f"HTTP request to {_origin(request.url)} failed: {type(exc).__name__}",
-            method=request.method,
-            url=request.url,
-        ) from None
+        raise _failure(request, f"HTTP request to {{origin}} failed: {type(exc).__name__}") from None
     return HTTPResponse(response.status_code, _lower_headers(response.headers), response.content)
 
 
@@ -191,12 +169,11 @@ async def asend(
     import httpx
 
     connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
-    headers = {"User-Agent": USER_AGENT, **request.headers}
     try:
         response = await client.request(
             request.method,
             request.url,
-            headers=headers,
+            headers={"User-Agent": USER_AGENT, **request.headers},
             data=request.form,
             json=request.json,
             params=request.params,
@@ -204,33 +181,32 @@ async def asend(
             follow_redirects=False,
         )
     except httpx.ConnectTimeout:
-        raise OACTimeoutError(
-            f"Timed out connecting to {_origin(request.url)}.",
-            method=request.method,
-            url=request.url,
-            request_sent=False,
-        ) from None
+        raise _failure(request, _CONNECT_TIMEOUT) from None
     except httpx.TimeoutException:
-        raise OACTimeoutError(
-            f"No answer from {_origin(request.url)} within the timeout.",
-            method=request.method,
-            url=request.url,
-            request_sent=True,
-        ) from None
+        raise _failure(request, _READ_TIMEOUT) from None
     except httpx.ConnectError as exc:
-        raise OACTransportError(
-            f"Could not reach {_origin(request.url)}: {_first_line(exc) or 'connection failed'}",
-            method=request.method,
-            url=request.url,
-            request_sent=False,
-        ) from None
+        reason = _first_line(exc) or "connection failed"
+        raise _failure(request, f"Could not reach {{origin}}: {reason}", sent=False) from None
     except httpx.HTTPError as exc:
-        raise OACTransportError(
-            f"HTTP request to {_origin(request.url)} failed: {type(exc).__name__}",
-            method=request.method,
-            url=request.url,
-        ) from None
+        raise _failure(request, f"HTTP request to {{origin}} failed: {type(exc).__name__}") from None
     return HTTPResponse(response.status_code, _lower_headers(response.headers), response.content)
+
+
+_CONNECT_TIMEOUT = "Timed out connecting to {origin}."
+_READ_TIMEOUT = "No answer from {origin} within the timeout."
+
+
+def _failure(request: HTTPRequest, template: str, *, sent: bool | None = None) -> OACTransportError:
+    """The transport error for ``request``; ``sent`` says whether the server may have received it
+    (a connect timeout never sent it; a read timeout may have)."""
+    message = template.format(origin=_origin(request.url))
+    if template in (_CONNECT_TIMEOUT, _READ_TIMEOUT):
+        return OACTimeoutError(
+            message, method=request.method, url=request.url, request_sent=template == _READ_TIMEOUT
+        )
+    return OACTransportError(
+        message, method=request.method, url=request.url, request_sent=True if sent is None else sent
+    )
 
 
 def _origin(url: str) -> str:
@@ -261,7 +237,6 @@ def _connection_reason(exc: BaseException) -> str:
     return "connection failed"
 
 
-def _maybe_sent(exc: BaseException) -> bool:
+def _maybe_sent(reason: str) -> bool:
     """A refused or unresolvable connection never carried the request; a dropped one may have."""
-    reason = _connection_reason(exc)
     return reason not in ("connection refused", "host name not found")
