@@ -94,9 +94,13 @@
   }
 
   function when(epochSeconds) {
+    // dateStyle/timeStyle cannot be combined with timeZoneName: spell the parts out.
     return new Date(epochSeconds * 1000).toLocaleString(undefined, {
-      dateStyle: "medium",
-      timeStyle: "short",
+      year: "numeric",
+      month: "short",
+      day: "numeric",
+      hour: "2-digit",
+      minute: "2-digit",
       timeZoneName: "short",
     });
   }
