@@ -141,7 +141,6 @@ def test_admin_logs_in_through_the_page_in_the_airflow_ui(browser, ui, screensho
     ui.emulator.control.configure(include_verification_uri_complete=True)
     page = Page(browser, ui, "admin").open()
     page.fill("oac_browser", ui.emulator_fields())
-    page.screenshot(screenshots, "form")
 
     user_code = page.log_in()
     assert user_code == ui.emulator.control.wait_for_user_code()
