@@ -2,7 +2,8 @@
 
 The snapshot name carries the run's ``run_after`` time (set once per run, for manual runs too,
 which have no logical date in Airflow 3), so a retry or a re-run of the same run finds the same
-snapshot instead of making another. The deploy step gets the snapshot id from XCom, so a
+snapshot instead of making another. Microseconds keep two runs triggered in the same second
+apart: OAC lists a snapshot only once it exists, so a name check cannot see a create in flight. The deploy step gets the snapshot id from XCom, so a
 rollback knows exactly what to restore.
 
 Needs: the ``oac_default`` connection (``airflow-oac login``) with a ``bucket`` extra, and the
@@ -29,7 +30,7 @@ from airflow_provider_oac.operators.snapshot import OACCreateSnapshotOperator
 def oac_pre_deployment_backup():
     backup = OACCreateSnapshotOperator(
         task_id="backup",
-        name="pre-deploy-{{ dag_run.run_after.strftime('%Y%m%dT%H%M%S') }}",
+        name="pre-deploy-{{ dag_run.run_after.strftime('%Y%m%dT%H%M%S%f') }}",
         password="{{ var.value.oac_snapshot_password }}",
         if_exists="reuse",
         poll_interval=2,

@@ -71,7 +71,7 @@ def test_backup_dag_creates_one_snapshot_and_passes_its_id_downstream(emulator):
     assert states(run) == {"backup": "success", "deploy": "success"}
     snapshots = emulator.control.snapshots()
     assert len(snapshots) == 1
-    assert snapshots[0]["name"] == f"pre-deploy-{run.run_after.strftime('%Y%m%dT%H%M%S')}"
+    assert snapshots[0]["name"] == f"pre-deploy-{run.run_after.strftime('%Y%m%dT%H%M%S%f')}"
     assert xcom(run, "backup") == snapshots[0]["id"]
     assert xcom(run, "deploy") == snapshots[0]["id"]
     assert xcom(run, "backup", "work_request_id") == snapshots[0]["work_request_id"]
