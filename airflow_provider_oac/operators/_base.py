@@ -120,7 +120,7 @@ class OACBaseOperator(BaseOperator):
                 timeout=timedelta(seconds=self.timeout) if self.timeout else None,
             )
         with self.oac_errors():
-            return self.hook.wait_for_work_request(
+            finished = self.hook.wait_for_work_request(
                 work_request_id,
                 poll_interval=self.poll_interval,
                 timeout=self.timeout,
@@ -128,6 +128,17 @@ class OACBaseOperator(BaseOperator):
                     "Work request %s: %s (%s%%)", wr.id, wr.status.value, _percent(wr.percent_complete)
                 ),
             )
+        self._remember_snapshot(finished.id, finished.snapshot_id)
+        return finished
+
+    def _remember_snapshot(self, work_request_id: str, snapshot_id: str | None) -> None:
+        # What the last poll saw, so finish() need not ask OAC for the work request again.
+        if snapshot_id:
+            self.__dict__.setdefault("_reported_snapshots", {})[work_request_id] = snapshot_id
+
+    def reported_snapshot_id(self, work_request_id: str) -> str | None:
+        """The snapshot the finished work request named, as the wait saw it (None: ask OAC)."""
+        return self.__dict__.get("_reported_snapshots", {}).get(work_request_id)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """Resume after the trigger: fail with OAC's message, or finish the operator's work."""
@@ -139,6 +150,7 @@ class OACBaseOperator(BaseOperator):
             self.work_record(context).clear()
             raise airflow_exception()(message)
         self.log.info("Work request %s succeeded.", event.get("work_request_id"))
+        self._remember_snapshot(event["work_request_id"], event.get("snapshot_id"))
         return self.finish(context, event["work_request_id"])
 
     def finish(self, context: Context, work_request_id: str) -> Any:

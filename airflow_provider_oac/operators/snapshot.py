@@ -140,13 +140,16 @@ class SnapshotMakingOperator(OACBaseOperator):
 
     def finish(self, context: Context, work_request_id: str) -> str | None:
         with self.oac_errors():
-            work_request = self.hook.get_work_request(work_request_id)
-            snapshot_id = work_request.snapshot_id
+            # The wait already saw the finished work request; ask OAC again only if it named no snapshot.
+            snapshot_id = self.reported_snapshot_id(work_request_id)
             if snapshot_id is None:
-                from airflow_provider_oac.client.sync import find_created_snapshot
+                work_request = self.hook.get_work_request(work_request_id)
+                snapshot_id = work_request.snapshot_id
+                if snapshot_id is None:
+                    from airflow_provider_oac.client.sync import find_created_snapshot
 
-                snapshot = find_created_snapshot(self.hook.client, self.name, work_request)
-                snapshot_id = snapshot.id if snapshot else None
+                    snapshot = find_created_snapshot(self.hook.client, self.name, work_request)
+                    snapshot_id = snapshot.id if snapshot else None
         self.work_record(context).clear()
         if snapshot_id is None:
             from airflow_provider_oac.hooks._airflow import airflow_exception
