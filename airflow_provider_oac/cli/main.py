@@ -89,6 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_arguments(emulator)
     emulator.set_defaults(handler=cmd_emulator)
+
+    from airflow_provider_oac.cli.snapshots import add_snapshot_commands
+
+    add_snapshot_commands(commands)
     return parser
 
 

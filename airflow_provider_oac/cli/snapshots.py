@@ -1,0 +1,460 @@
+"""``airflow-oac snapshots``: find, make, restore, delete snapshots and wait for work requests,
+outside Airflow, through the same connection, hook and client as the operators.
+
+Every command takes ``--conn-id`` and ``--json`` (machine output on stdout; progress and errors
+stay on stderr). Passwords are read from an environment variable or standard input, never from
+the command line, and are never printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_oac.cli.main import (
+    EXIT_CANCELLED,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    CLIError,
+    _conn_id_flag,
+    _Parser,
+)
+
+if TYPE_CHECKING:
+    from airflow_provider_oac.client.models import Snapshot, WorkRequest
+    from airflow_provider_oac.hooks.oac import OACHook
+
+_PASSWORD_WHY = (
+    "There is no flag that takes the password itself: a command line is visible to every user of "
+    "this host (ps, /proc) and stays in shell history."
+)
+
+
+class _SnapshotsParser(_Parser):
+    def error(self, message: str) -> Any:  # one line, exit 2; names the whole sub-command
+        self.exit(EXIT_USAGE, f"airflow-oac: error: {message} (see {self.prog} --help)\n")
+
+
+def add_snapshot_commands(commands: Any) -> None:
+    """Add ``snapshots list|get|create|restore|delete|wait`` to the ``airflow-oac`` sub-commands."""
+    snapshots = commands.add_parser(
+        "snapshots",
+        help="list, create, restore and delete snapshots; wait for work requests",
+        description="Work with OAC snapshots through an Airflow connection (the one airflow-oac login wrote).",
+    )
+    actions = snapshots.add_subparsers(
+        dest="snapshots_command", metavar="ACTION", parser_class=_SnapshotsParser
+    )
+    actions.required = True
+
+    listing = actions.add_parser("list", help="list snapshots, newest first")
+    listing.add_argument(
+        "--name-pattern", help="only names matching this glob, e.g. 'nightly-*' (case-sensitive)"
+    )
+    listing.add_argument("--name", help="only this exact name")
+    _common(listing)
+    listing.set_defaults(handler=cmd_list)
+
+    get = actions.add_parser("get", help="show one snapshot")
+    get.add_argument("snapshot_id", metavar="SNAPSHOT_ID")
+    _common(get)
+    get.set_defaults(handler=cmd_get)
+
+    create = actions.add_parser(
+        "create",
+        help="take a snapshot into a BAR file in Object Storage",
+        description="Take a snapshot of the instance. " + _PASSWORD_WHY,
+    )
+    create.add_argument("--name", required=True, help="snapshot name (must not exist yet)")
+    _password_flags(create)
+    create.add_argument("--bucket", help="OCI bucket (default: the connection's bucket extra)")
+    _wait_flags(create)
+    _common(create)
+    create.set_defaults(handler=cmd_create)
+
+    restore = actions.add_parser(
+        "restore",
+        help="restore the instance from a snapshot (overwrites its content)",
+        description="Restore the instance from a snapshot, by id or by name (the newest of that name). "
+        "This overwrites the instance's content: it asks first, and needs --yes when standard input is "
+        "not a terminal. " + _PASSWORD_WHY,
+    )
+    restore.add_argument("snapshot_id", metavar="SNAPSHOT_ID", nargs="?", help="the snapshot's id")
+    restore.add_argument("--name", help="or its name: the newest snapshot of that name")
+    _password_flags(restore)
+    restore.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    _wait_flags(restore)
+    _common(restore)
+    restore.set_defaults(handler=cmd_restore)
+
+    delete = actions.add_parser(
+        "delete",
+        help="delete (deregister) a snapshot",
+        description="Deregister a snapshot; with --delete-storage also delete its BAR file. Asks first, and "
+        "needs --yes when standard input is not a terminal.",
+    )
+    delete.add_argument("snapshot_id", metavar="SNAPSHOT_ID")
+    delete.add_argument(
+        "--delete-storage", action="store_true", help="also delete the BAR file (irreversible)"
+    )
+    delete.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    _common(delete)
+    delete.set_defaults(handler=cmd_delete)
+
+    wait = actions.add_parser("wait", help="wait for a work request (a create or restore) to end")
+    wait.add_argument("work_request_id", metavar="WORK_REQUEST_ID")
+    _timing_flags(wait)
+    _common(wait)
+    wait.set_defaults(handler=cmd_wait)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    _conn_id_flag(parser)
+    parser.add_argument("--json", action="store_true", help="print JSON on stdout (for scripts)")
+
+
+def _password_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument(
+        "--password-env",
+        metavar="VAR",
+        help="read the snapshot (BAR) password from environment variable VAR",
+    )
+    group.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from standard input (its first line; asked for without echo on a terminal)",
+    )
+
+
+def _timing_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--timeout", type=float, help="seconds to wait at most (default: no limit)")
+    parser.add_argument(
+        "--poll-interval", type=float, default=10.0, help="seconds between polls (default 10)"
+    )
+
+
+def _wait_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-wait", action="store_true", help="return once OAC accepted the work")
+    _timing_flags(parser)
+
+
+# --- commands ---------------------------------------------------------------------------------------
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from airflow_provider_oac.client.retention import SnapshotFilter, snapshot_as_dict
+
+    selection = SnapshotFilter(name=args.name, name_pattern=args.name_pattern)  # checked before any call
+    snapshots = selection.apply(_hook(args).list_snapshots())
+    if args.json:
+        _print_json([snapshot_as_dict(snapshot) for snapshot in snapshots])
+        return EXIT_OK
+    if not snapshots:
+        print("No snapshots match." if args.name or args.name_pattern else "No snapshots.")
+        return EXIT_OK
+    _table(
+        ["ID", "NAME", "CREATED", "CREATED BY", "BAR"],
+        [[s.id, s.name or "", _when(s.time_created), s.created_by or "", s.bar_uri or ""] for s in snapshots],
+    )
+    return EXIT_OK
+
+
+def cmd_get(args: argparse.Namespace) -> int:
+    from airflow_provider_oac.validation import validate_resource_id
+
+    snapshot_id = validate_resource_id(args.snapshot_id, "SNAPSHOT_ID")
+    snapshot = _hook(args).get_snapshot(snapshot_id)
+    if args.json:
+        _print_json(_snapshot_details(snapshot))
+        return EXIT_OK
+    for label, value in _snapshot_details(snapshot).items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}={v}" for k, v in value.items() if v) or "-"
+        print(f"{label.replace('_', ' ').capitalize() + ':':14}{value if value is not None else '-'}")
+    return EXIT_OK
+
+
+def cmd_create(args: argparse.Namespace) -> int:
+    from airflow_provider_oac.errors import OACConfigError, OACOutcomeUnknownError
+    from airflow_provider_oac.validation import validate_snapshot_name
+
+    name = validate_snapshot_name(args.name, "--name")
+    _check_timing(args)
+    password = _read_password(args)
+    hook = _hook(args)
+    existing = hook.list_snapshots(name=name)
+    if existing:
+        raise OACConfigError(
+            f"A snapshot named {name!r} already exists (id {existing[0].id}): choose another --name."
+        )
+    try:
+        accepted = hook.create_snapshot(name, password, bucket=args.bucket)
+    except OACOutcomeUnknownError as exc:
+        raise CLIError(f"{exc} Check with: airflow-oac snapshots list --name {name!r}") from None
+    _progress(f"OAC accepted snapshot {name!r}: work request {accepted.work_request_id}.")
+    result: dict[str, Any] = {"name": name, "work_request_id": accepted.work_request_id, "snapshot_id": None}
+    if args.no_wait:
+        return _done(
+            args,
+            {**result, "status": "ACCEPTED"},
+            f"Follow it with: airflow-oac snapshots wait {accepted.work_request_id}",
+        )
+    work_request = _wait(args, hook, accepted.work_request_id, result)
+    snapshot = hook.client.find_created_snapshot(name, work_request)
+    return _done(
+        args,
+        {**result, "status": work_request.status.value, "snapshot_id": snapshot.id},
+        f"Snapshot {name!r} created: id {snapshot.id}",
+    )
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from airflow_provider_oac.errors import OACOutcomeUnknownError
+    from airflow_provider_oac.validation import validate_resource_id, validate_snapshot_name
+
+    if (args.snapshot_id is None) == (args.name is None):
+        raise CLIError("give either SNAPSHOT_ID or --name (the newest snapshot of that name).", EXIT_USAGE)
+    _check_timing(args)
+    _require_confirmation_possible(args)
+    hook = _hook(args)
+    if args.snapshot_id is not None:
+        snapshot = hook.get_snapshot(validate_resource_id(args.snapshot_id, "SNAPSHOT_ID"))
+    else:
+        name = validate_snapshot_name(args.name, "--name")
+        found = hook.list_snapshots(name=name)
+        if not found:
+            raise CLIError(f"No snapshot named {name!r}: see airflow-oac snapshots list.", EXIT_USAGE)
+        snapshot = found[0]
+    password = _read_password(args)
+    _confirm(
+        args,
+        f"Restore {hook.config.oac_url} from snapshot {snapshot.id} ({snapshot.name!r}, created "
+        f"{_when(snapshot.time_created)})? This overwrites the instance's content.",
+    )
+    try:
+        accepted = hook.restore_snapshot(snapshot.id, password)
+    except OACOutcomeUnknownError as exc:
+        raise CLIError(f"{exc} Check the instance before restoring again.") from None
+    _progress(f"OAC started restoring snapshot {snapshot.id}: work request {accepted.work_request_id}.")
+    result: dict[str, Any] = {"snapshot_id": snapshot.id, "work_request_id": accepted.work_request_id}
+    if args.no_wait:
+        return _done(
+            args,
+            {**result, "status": "ACCEPTED"},
+            f"Follow it with: airflow-oac snapshots wait {accepted.work_request_id}",
+        )
+    work_request = _wait(args, hook, accepted.work_request_id, result)
+    return _done(
+        args,
+        {**result, "status": work_request.status.value},
+        f"Restored {hook.config.oac_url} from snapshot {snapshot.id}.",
+    )
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    from airflow_provider_oac.validation import validate_resource_id
+
+    snapshot_id = validate_resource_id(args.snapshot_id, "SNAPSHOT_ID")
+    _require_confirmation_possible(args)
+    hook = _hook(args)
+    snapshot = hook.get_snapshot(snapshot_id)
+    storage = (
+        " and its BAR file (irreversible)" if args.delete_storage else " (its BAR file stays in the bucket)"
+    )
+    _confirm(args, f"Delete snapshot {snapshot.id} ({snapshot.name!r}){storage}?")
+    hook.delete_snapshot(snapshot.id, delete_storage=args.delete_storage)
+    result = {
+        "snapshot_id": snapshot.id,
+        "name": snapshot.name,
+        "deleted": True,
+        "delete_storage": args.delete_storage,
+    }
+    return _done(
+        args,
+        result,
+        f"Deleted snapshot {snapshot.id} ({snapshot.name!r}){storage.replace(' (irreversible)', '')}.",
+    )
+
+
+def cmd_wait(args: argparse.Namespace) -> int:
+    from airflow_provider_oac.validation import validate_resource_id
+
+    work_request_id = validate_resource_id(args.work_request_id, "WORK_REQUEST_ID")
+    _check_timing(args)
+    hook = _hook(args)
+    work_request = _wait(args, hook, work_request_id, {})
+    if args.json:
+        _print_json(_work_request_details(work_request))
+    else:
+        print(
+            f"Work request {work_request.id} ({work_request.operation_type or 'unknown operation'}) SUCCEEDED."
+        )
+    return EXIT_OK
+
+
+# --- helpers ----------------------------------------------------------------------------------------
+
+
+def _hook(args: argparse.Namespace) -> OACHook:
+    from airflow_provider_oac.cli.main import _hook as connection_hook
+
+    return connection_hook(args.conn_id)
+
+
+def _check_timing(args: argparse.Namespace) -> None:
+    from airflow_provider_oac.validation import validate_positive_number
+
+    validate_positive_number(args.poll_interval, "--poll-interval")
+    if args.timeout is not None:
+        validate_positive_number(args.timeout, "--timeout")
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    from airflow_provider_oac.validation import validate_password
+
+    if args.password_env is not None:
+        value = os.environ.get(args.password_env)
+        if not value:
+            raise CLIError(
+                f"Environment variable {args.password_env} is not set or empty: put the snapshot password in it.",
+                EXIT_USAGE,
+            )
+    elif sys.stdin.isatty():
+        import getpass
+
+        value = getpass.getpass("Snapshot password: ")
+    else:
+        value = sys.stdin.readline().rstrip("\r\n")
+        if not value:
+            raise CLIError("No password on standard input: pipe it in, e.g. from a secret store.", EXIT_USAGE)
+    return validate_password(value, "snapshot password")
+
+
+def _require_confirmation_possible(args: argparse.Namespace) -> None:
+    """Before any call: without --yes there must be a person at a terminal to ask."""
+    if args.yes:
+        return
+    if not sys.stdin.isatty():
+        raise CLIError(
+            f"airflow-oac snapshots {args.snapshots_command} changes OAC and standard input is not a terminal "
+            "to confirm on: pass --yes.",
+            EXIT_USAGE,
+        )
+
+
+def _confirm(args: argparse.Namespace, question: str) -> None:
+    if args.yes:
+        return
+    print(f"{question} [y/N] ", end="", file=sys.stderr, flush=True)
+    answer = sys.stdin.readline().strip().lower()
+    if answer not in ("y", "yes"):
+        raise CLIError("Not confirmed; nothing was changed.", EXIT_FAILED)
+
+
+def _wait(
+    args: argparse.Namespace, hook: OACHook, work_request_id: str, result: dict[str, Any]
+) -> WorkRequest:
+    """Wait with progress on stderr. A failed work request prints its JSON (with ``--json``) and
+    fails with OAC's message; Ctrl-C stops waiting only (OAC cannot cancel)."""
+    from airflow_provider_oac.errors import OACWorkRequestFailed, OACWorkRequestTimeout
+
+    seen: dict[str, Any] = {}
+
+    def on_poll(work_request: WorkRequest) -> None:
+        seen["last"] = work_request
+        percent = work_request.percent_complete
+        step = (work_request.status.value, None if percent is None else int(percent // 10))
+        if step != seen.get("step"):
+            seen["step"] = step
+            shown = "" if percent is None else f" ({percent:.0f}%)"
+            _progress(
+                f"Work request {work_request.id}: {work_request.status_text or work_request.status.value}{shown}"
+            )
+
+    try:
+        return hook.wait_for_work_request(
+            work_request_id, poll_interval=args.poll_interval, timeout=args.timeout, on_poll=on_poll
+        )
+    except KeyboardInterrupt:
+        raise CLIError(
+            f"Stopped waiting; OAC carries on with work request {work_request_id} (it cannot be cancelled). "
+            f"Wait again with: airflow-oac snapshots wait {work_request_id}",
+            EXIT_CANCELLED,
+        ) from None
+    except (OACWorkRequestFailed, OACWorkRequestTimeout):
+        if args.json and "last" in seen:
+            # Scripts still get the ids they need to follow up; the error goes to stderr as usual.
+            details = _work_request_details(seen["last"])
+            _print_json(
+                {**result, "status": details["status"], "errors": details["errors"]} if result else details
+            )
+        raise
+
+
+def _done(args: argparse.Namespace, result: dict[str, Any], message: str) -> int:
+    if args.json:
+        _print_json(result)
+    else:
+        print(message)
+    return EXIT_OK
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, sort_keys=False))
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> None:
+    widths = [max([len(header)] + [len(row[index]) for row in rows]) for index, header in enumerate(headers)]
+    for row in [headers, *rows]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+def _when(moment: datetime | None) -> str:
+    if moment is None:
+        return "?"
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _snapshot_details(snapshot: Snapshot) -> dict[str, Any]:
+    from airflow_provider_oac.client.retention import snapshot_as_dict
+
+    storage = snapshot.storage
+    return {
+        **snapshot_as_dict(snapshot),
+        "storage": None
+        if storage is None
+        else {
+            "bucket": storage.bucket,
+            "namespace": storage.namespace,
+            "region": storage.region,
+            "auth_type": storage.auth_type,
+        },
+    }
+
+
+def _work_request_details(work_request: WorkRequest) -> dict[str, Any]:
+    return {
+        "id": work_request.id,
+        "operation_type": work_request.operation_type,
+        "status": work_request.status_text or work_request.status.value,
+        "percent_complete": work_request.percent_complete,
+        "time_accepted": _iso(work_request.time_accepted),
+        "time_started": _iso(work_request.time_started),
+        "time_finished": _iso(work_request.time_finished),
+        "snapshot_id": work_request.snapshot_id,
+        "errors": [{"code": error.code, "message": error.message} for error in work_request.errors],
+    }
