@@ -201,3 +201,18 @@ class OACAccessDenied(OACDeviceFlowError):
 
 class OACDeviceCodeExpired(OACDeviceFlowError):
     """The user code expired before it was approved (``expired_token``)."""
+
+
+# --- Airflow's REST API (airflow-oac login --api-url) ----------------------------------------------
+
+
+class OACAirflowAPIError(OACError):
+    """Airflow's REST API refused or failed a call made to write the connection (``--api-url``).
+
+    ``status`` is the HTTP status (None when the API could not be reached); the message carries
+    the API's own ``detail`` and never the API token or password.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None):
+        super().__init__(message)
+        self.status = status

@@ -74,6 +74,42 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         help="refresh-token lifetime configured in IAM, seconds (default 604800 = 7 days)",
     )
+    where = login.add_argument_group(
+        "where the connection goes (default: this Airflow's metadata database; see docs/login.md)"
+    )
+    where.add_argument(
+        "--api-url",
+        metavar="URL",
+        help="write it through Airflow's REST API at this base URL, e.g. http://localhost:8080 "
+        "(the local metadata database is not touched)",
+    )
+    where.add_argument(
+        "--api-username", metavar="USER", help="Airflow user for --api-url (with --api-password-env)"
+    )
+    where.add_argument(
+        "--api-password-env",
+        metavar="VAR",
+        help="name of the environment variable holding that user's password",
+    )
+    where.add_argument(
+        "--api-token-env",
+        metavar="VAR",
+        help="name of the environment variable holding an Airflow API token (JWT)",
+    )
+    where.add_argument(
+        "--print-env",
+        action="store_true",
+        help="print AIRFLOW_CONN_<ID>='<json>' instead of writing the connection",
+    )
+    where.add_argument(
+        "--print-json", action="store_true", help="print the connection as JSON instead of writing it"
+    )
+    where.add_argument(
+        "--include-refresh-token",
+        action="store_true",
+        help="with --print-*: log in and print the refresh token too (a secret); without it no login is run "
+        "and the output shows the connection's other fields",
+    )
     login.set_defaults(handler=cmd_login)
 
     status = commands.add_parser("status", help="show the connection and whether its login works now")
@@ -144,14 +180,38 @@ def _say(*parts: object) -> None:
 
 
 def cmd_login(args: argparse.Namespace) -> int:
-    from airflow_provider_oac.hooks.config import connection_config, parse_extra
-    from airflow_provider_oac.validation import require_text
+    from airflow_provider_oac.cli.login_destination import (
+        Kind,
+        existing_from_api,
+        existing_from_orm,
+        login_destination,
+    )
+    from airflow_provider_oac.hooks.config import CONN_TYPE, connection_config
+    from airflow_provider_oac.validation import require_text, validate_iam_url, validate_oac_url
 
     conn_id = require_text(
         args.conn_id, "--conn-id", "give a connection id such as oac_default", max_length=250
     )
-    existing = _existing_or_none(conn_id)
-    previous = parse_extra(existing.extra, conn_id) if existing is not None else {}
+    # Every flag is checked before the first network call (the API's, then IAM's).
+    destination = login_destination(args, conn_id)
+    if args.oac_url is not None:
+        validate_oac_url(args.oac_url, "--oac-url")
+    if args.iam_url is not None:
+        validate_iam_url(args.iam_url, "--iam-url")
+    if destination.kind is Kind.API:
+        assert destination.api is not None
+        existing = existing_from_api(destination.api, conn_id)
+    elif destination.kind is Kind.DATABASE:
+        existing = existing_from_orm(_existing_or_none(conn_id), conn_id)
+    else:
+        existing = None
+    if existing is not None and existing.conn_type not in (None, "", CONN_TYPE):
+        raise OACConfigError(
+            f"Connection {conn_id!r} is a {existing.conn_type!r} connection, not an OAC one: pick another --conn-id."
+        )
+    # Through the REST API, text extras with secret-looking names read as "***" (token_url): they are
+    # not used as defaults here, and the API keeps their stored values when they are written back.
+    previous = existing.known_extra() if existing is not None else {}
     lifetime = args.refresh_token_lifetime or previous.get("refresh_token_lifetime")
     storage_flags = {
         name: value
@@ -163,7 +223,6 @@ def cmd_login(args: argparse.Namespace) -> int:
         )
         if value is not None
     }
-    # Everything is checked before the first network call.
     config = connection_config(
         conn_id,
         host=args.oac_url if args.oac_url is not None else getattr(existing, "host", None),
@@ -178,12 +237,56 @@ def cmd_login(args: argparse.Namespace) -> int:
         },
         require_refresh_token=False,
     )
+    extra_updates = {
+        **storage_flags,
+        **({"refresh_token_lifetime": lifetime} if lifetime is not None else {}),
+    }
+    if destination.kind is Kind.PRINT:
+        return _print_login(args, config, destination, extra_updates)
 
+    tokens = _device_login(config, no_browser=args.no_browser, say=_say)
+    login_fields: dict[str, Any] = {
+        "oac_url": config.oac_url,
+        "iam_url": config.iam_url,
+        "client_id": config.client_id,
+        "scope": config.scope,
+        "tokens": tokens,
+        "refresh_token_lifetime": config.refresh_token_lifetime,
+        "extra_updates": extra_updates,
+    }
+    if destination.kind is Kind.API:
+        from airflow_provider_oac.cli.connections import save_login_via_api
+
+        assert destination.api is not None
+        result = save_login_via_api(destination.api, conn_id, **login_fields)
+    else:
+        from airflow_provider_oac.cli.connections import save_login
+
+        result = save_login(conn_id, **login_fields)
+    action = "Created" if result.created else "Updated"
+    _say(
+        f"Logged in to {config.oac_url} as {result.subject or 'an unknown user'}. {action} connection "
+        f"{conn_id!r} {destination.describe()}; the login lasts until {_when(result.login_expires_at)} and every refresh by a task extends it."
+    )
+    if result.cleanup_error:
+        _say(
+            f"Warning: the token Variables of the previous login (oac_token__{conn_id}__*) could not be deleted "
+            f"({result.cleanup_error}); they are never used again: delete them in Admin > Variables."
+        )
+    if result.shadowed_by:
+        _say(
+            f"Warning: {result.shadowed_by} also defines {conn_id!r} and hides the connection written here; "
+            "update or remove that definition (see docs/login.md)."
+        )
+    return EXIT_OK
+
+
+def _device_login(config: Any, *, no_browser: bool, say: Callable[[str], None]) -> Any:
+    """Run the device flow for ``config`` (an OACConnectionConfig) and return the TokenSet."""
     import requests
 
     from airflow_provider_oac.auth.flows import poll_device_login, start_device_login
     from airflow_provider_oac.auth.protocol import IAMEndpoints
-    from airflow_provider_oac.cli.connections import save_login
 
     endpoints = IAMEndpoints.for_domain(
         config.iam_url, device_url=config.device_url, token_url=config.token_url, revoke_url=config.revoke_url
@@ -191,15 +294,15 @@ def cmd_login(args: argparse.Namespace) -> int:
     with requests.Session() as session:
         session.verify = config.verify
         authorization = start_device_login(session, endpoints, config.client_id, config.scope)
-        _say(f"First copy your one-time code: {authorization.user_code}")
-        _say(f"Then open {authorization.verification_uri} in a browser and enter it.")
+        say(f"First copy your one-time code: {authorization.user_code}")
+        say(f"Then open {authorization.verification_uri} in a browser and enter it.")
         if authorization.verification_uri_complete:
-            _say(f"(or open {authorization.verification_uri_complete}, which has the code in it)")
-        if not args.no_browser:
+            say(f"(or open {authorization.verification_uri_complete}, which has the code in it)")
+        if not no_browser:
             _open_browser(authorization.verification_uri_complete or authorization.verification_uri)
         countdown = _Countdown()
         try:
-            tokens = poll_device_login(
+            return poll_device_login(
                 session,
                 endpoints,
                 config.client_id,
@@ -209,29 +312,46 @@ def cmd_login(args: argparse.Namespace) -> int:
             )
         finally:
             countdown.done()
-    result = save_login(
-        conn_id,
+
+
+def _print_login(
+    args: argparse.Namespace, config: Any, destination: Any, extra_updates: dict[str, Any]
+) -> int:
+    """--print-env / --print-json: stdout gets only the connection; everything else goes to stderr."""
+    from airflow_provider_oac.cli.connections import login_connection
+    from airflow_provider_oac.cli.login_destination import render
+
+    def note(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+    tokens = _device_login(config, no_browser=args.no_browser, say=note) if destination.runs_login else None
+    connection = login_connection(
+        config.conn_id,
         oac_url=config.oac_url,
         iam_url=config.iam_url,
         client_id=config.client_id,
         scope=config.scope,
-        tokens=tokens,
         refresh_token_lifetime=config.refresh_token_lifetime,
-        extra_updates={
-            **storage_flags,
-            **({"refresh_token_lifetime": lifetime} if lifetime is not None else {}),
-        },
+        tokens=tokens,
+        extra_updates=extra_updates,
+        include_refresh_token=destination.include_refresh_token,
     )
-    action = "Created" if result.created else "Updated"
-    _say(
-        f"Logged in to {config.oac_url} as {result.subject or 'an unknown user'}. {action} connection "
-        f"{conn_id!r}; the login lasts until {_when(result.login_expires_at)} and every refresh by a task extends it."
-    )
-    if result.shadowed_by:
-        _say(
-            f"Warning: {result.shadowed_by} also defines {conn_id!r} and hides the connection written here; "
-            "update or remove that definition (see docs/login.md)."
+    if tokens is None:
+        print(render(connection, config.conn_id, destination.print_format), flush=True)
+        note(
+            "No login was run: without --include-refresh-token the output has no refresh token. Run again "
+            "with --include-refresh-token to log in and print the connection with it."
         )
+        return EXIT_OK
+    note(
+        "Warning: the output below contains the login's refresh token, a secret: keep it out of logs and history."
+    )
+    print(render(connection, config.conn_id, destination.print_format), flush=True)
+    note(
+        f"Logged in to {config.oac_url} as {tokens.subject or 'an unknown user'}. Store the output as connection "
+        f"{config.conn_id!r} in your secrets backend or environment; a later login must replace it there "
+        "(see docs/login.md)."
+    )
     return EXIT_OK
 
 

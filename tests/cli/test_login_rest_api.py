@@ -1,0 +1,195 @@
+"""`airflow-oac login --api-url`: the connection written through a real Airflow API server.
+
+One ``airflow api-server`` (SimpleAuthManager, user ``admin`` with a generated password) in its
+own AIRFLOW_HOME and database. The CLI runs with a local metadata database that cannot be opened,
+which proves this path never touches it.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+
+from tests.deployment import AirflowDeployment, free_port
+from tests.helpers import cli, cli_login_args
+
+pytestmark = pytest.mark.usefixtures("airflow_db")
+
+NO_DATABASE = {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "sqlite:////nonexistent-dir/airflow.db"}
+PASSWORD_ENV = "OAC_TEST_AIRFLOW_PASSWORD"
+
+
+@pytest.fixture(scope="module")
+def airflow_api(tmp_path_factory):
+    home = tmp_path_factory.mktemp("rest-api-home")
+    (home / "dags").mkdir()
+    deployment = AirflowDeployment(
+        home,
+        dags_folder=home / "dags",
+        components=("api-server",),
+        env={
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+        },
+    )
+    with deployment:
+        passwords = json.loads((home / "simple_auth_manager_passwords.json.generated").read_text())
+        deployment.url = f"http://127.0.0.1:{deployment.api_port}"
+        deployment.admin_password = passwords["admin"]
+        yield deployment
+
+
+def api_token(deployment) -> str:
+    response = requests.post(
+        f"{deployment.url}/auth/token",
+        json={"username": "admin", "password": deployment.admin_password},
+        timeout=30,
+    )
+    response.raise_for_status()
+    return response.json()["access_token"]
+
+
+def rest(deployment, method: str, path: str, **kwargs) -> requests.Response:
+    headers = {"Authorization": f"Bearer {api_token(deployment)}"}
+    return requests.request(method, f"{deployment.url}/api/v2{path}", headers=headers, timeout=30, **kwargs)
+
+
+def api_login(emulator, deployment, conn_id: str, *extra_args: str, args: list[str] | None = None):
+    emulator.control.configure(auto_approve=True, device_interval=1)
+    return cli(
+        *(args if args is not None else cli_login_args(emulator, conn_id)),
+        *["--api-url", deployment.url, "--api-username", "admin", "--api-password-env", PASSWORD_ENV],
+        *extra_args,
+        env={**NO_DATABASE, PASSWORD_ENV: deployment.admin_password},
+    )
+
+
+def stored_connection(deployment, conn_id: str) -> dict:
+    """The connection as the deployment's own processes read it (decrypted)."""
+    result = deployment.python(
+        "import json\n"
+        "from airflow.models.connection import Connection\n"
+        f"c = Connection.get_connection_from_secrets({conn_id!r})\n"
+        "print(json.dumps({'conn_type': c.conn_type, 'host': c.host, 'login': c.login, 'password': c.password,"
+        " 'extra': c.extra_dejson, 'description': c.description}))"
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def variable_keys(deployment) -> set[str]:
+    return {
+        row["key"] for row in rest(deployment, "GET", "/variables", params={"limit": 100}).json()["variables"]
+    }
+
+
+def test_login_through_the_api_creates_the_connection_and_its_refresh_token_works(
+    emulator, airflow_api, tmp_path
+):
+    result = api_login(emulator, airflow_api, "oac_api_new", "--bucket", "snaps")
+    assert result.returncode == 0, result.stderr
+    assert (
+        f"Created connection 'oac_api_new' through Airflow's REST API at {airflow_api.url}" in result.stdout
+    )
+    stored = stored_connection(airflow_api, "oac_api_new")
+    assert stored["conn_type"] == "oac"
+    assert stored["host"] == emulator.url
+    assert stored["login"] == emulator.config.client_id
+    assert stored["extra"]["bucket"] == "snaps"
+    assert stored["extra"]["subject"] == emulator.config.username
+    assert stored["description"] == "Oracle Analytics Cloud (written by airflow-oac login)"
+    assert stored["password"] and stored["password"] not in result.stdout + result.stderr
+    # The deployment's own processes refresh with it, and keep the rotated token in a Variable.
+    airflow_api.env["AIRFLOW_PROVIDER_OAC_STATE_DIR"] = str(tmp_path / "state")
+    airflow_api.python(
+        "from airflow_provider_oac.hooks.oac import OACHook; OACHook('oac_api_new').get_access_token()"
+    )
+    assert emulator.control.counters()["refreshes"] == 1
+    assert any(key.startswith("oac_token__oac_api_new__") for key in variable_keys(airflow_api))
+
+
+def test_a_new_login_through_the_api_updates_the_connection_and_deletes_the_old_tokens(emulator, airflow_api):
+    first = api_login(
+        emulator, airflow_api, "oac_api_twice", "--bucket", "b1", "--refresh-token-lifetime", "259200"
+    )
+    assert first.returncode == 0, first.stderr
+    first_stored = stored_connection(airflow_api, "oac_api_twice")
+    old_password = first_stored["password"]
+    # A text extra with a secret-looking name: the API shows it as "***" and must keep it.
+    token_url = f"{emulator.iam_url}/oauth2/v1/token"
+    extra = json.dumps({**first_stored["extra"], "token_url": token_url})
+    patch = {"connection_id": "oac_api_twice", "conn_type": "oac", "extra": extra}
+    assert rest(airflow_api, "PATCH", "/connections/oac_api_twice", json=patch).status_code == 200
+    assert (
+        json.loads(rest(airflow_api, "GET", "/connections/oac_api_twice").json()["extra"])["token_url"]
+        == "***"
+    )
+    for key in (
+        "oac_token__oac_api_twice__aaaa",
+        "oac_token__oac_api_twice__bbbb",
+        "oac_token__oac_api_twice_other__cccc",
+        "unrelated_variable",
+    ):
+        assert rest(airflow_api, "POST", "/variables", json={"key": key, "value": "{}"}).status_code == 201
+    # Only --conn-id: everything else comes from the connection the API shows, masked fields included.
+    again = api_login(
+        emulator, airflow_api, "oac_api_twice", args=["login", "--conn-id", "oac_api_twice", "--no-browser"]
+    )
+    assert again.returncode == 0, again.stderr
+    assert "Updated connection 'oac_api_twice' through Airflow's REST API" in again.stdout
+    stored = stored_connection(airflow_api, "oac_api_twice")
+    assert stored["password"] != old_password
+    assert stored["host"] == emulator.url
+    assert stored["extra"]["bucket"] == "b1"
+    assert stored["extra"]["refresh_token_lifetime"] == 259200
+    assert stored["extra"]["token_url"] == token_url
+    keys = variable_keys(airflow_api)
+    assert not any(key.startswith("oac_token__oac_api_twice__") for key in keys)
+    assert {"oac_token__oac_api_twice_other__cccc", "unrelated_variable"} <= keys
+
+
+def test_a_ready_api_token_from_an_environment_variable_works(emulator, airflow_api):
+    emulator.control.configure(auto_approve=True, device_interval=1)
+    result = cli(
+        *cli_login_args(emulator, "oac_api_token"),
+        *["--api-url", airflow_api.url, "--api-token-env", "OAC_TEST_AIRFLOW_TOKEN"],
+        env={**NO_DATABASE, "OAC_TEST_AIRFLOW_TOKEN": api_token(airflow_api)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert stored_connection(airflow_api, "oac_api_token")["password"]
+
+
+def test_a_wrong_api_password_fails_in_one_line_before_the_device_login(emulator, airflow_api):
+    result = cli(
+        *cli_login_args(emulator, "oac_api_wrong"),
+        *["--api-url", airflow_api.url, "--api-username", "admin", "--api-password-env", PASSWORD_ENV],
+        env={**NO_DATABASE, PASSWORD_ENV: "not-the-password"},
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0 and "Traceback" not in result.stderr
+    assert "refused the user name or password (HTTP 401)" in result.stderr
+    assert "not-the-password" not in result.stderr
+    assert emulator.control.request_log() == []  # no device login was started
+
+
+def test_a_connection_of_another_type_is_not_overwritten(emulator, airflow_api):
+    body = {"connection_id": "oac_api_http", "conn_type": "http", "host": "https://example.com"}
+    assert rest(airflow_api, "POST", "/connections", json=body).status_code == 201
+    result = api_login(emulator, airflow_api, "oac_api_http")
+    assert result.returncode == 2
+    assert "is a 'http' connection, not an OAC one" in result.stderr
+    assert emulator.control.request_log() == []
+    assert stored_connection(airflow_api, "oac_api_http")["conn_type"] == "http"
+
+
+def test_an_unreachable_api_fails_in_one_line_before_the_device_login(emulator):
+    result = cli(
+        *cli_login_args(emulator, "oac_api_down"),
+        *["--api-url", f"http://127.0.0.1:{free_port()}", "--api-token-env", "OAC_TEST_AIRFLOW_TOKEN"],
+        env={**NO_DATABASE, "OAC_TEST_AIRFLOW_TOKEN": "x.y.z"},
+    )
+    assert result.returncode == 1
+    assert "Airflow's REST API is unreachable" in result.stderr and "connection refused" in result.stderr
+    assert result.stderr.strip().count("\n") == 0
+    assert emulator.control.request_log() == []
