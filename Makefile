@@ -57,3 +57,6 @@ lock: $(STAMP)
 
 clean:
 	rm -rf $(VENV) docs/_build .pytest_cache .mypy_cache .ruff_cache
+
+bench: $(STAMP)
+	$(BIN)/python bench/token_calls.py
