@@ -142,11 +142,15 @@ class OACBaseOperator(BaseOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """Resume after the trigger: fail with OAC's message, or finish the operator's work."""
-        from airflow_provider_oac.hooks._airflow import airflow_exception
-        from airflow_provider_oac.triggers.work_request import OUTCOME_SUCCEEDED
+        from airflow_provider_oac.hooks._airflow import airflow_exception, fail_exception
+        from airflow_provider_oac.triggers.work_request import OUTCOME_LOGIN_REQUIRED, OUTCOME_SUCCEEDED
 
         if not event or event.get("status") != OUTCOME_SUCCEEDED:
             message = (event or {}).get("message") or "the trigger ended without a result"
+            if (event or {}).get("status") == OUTCOME_LOGIN_REQUIRED:
+                # Final, and the work record stays: OAC carries on, and after a new login, clearing
+                # the task waits for the same work request instead of starting it again.
+                raise fail_exception()(message)
             self.work_record(context).clear()
             raise airflow_exception()(message)
         self.log.info("Work request %s succeeded.", event.get("work_request_id"))

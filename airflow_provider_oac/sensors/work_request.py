@@ -97,9 +97,11 @@ class OACWorkRequestSensor(BaseSensorOperator):
         return True
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> None:
-        from airflow_provider_oac.hooks._airflow import airflow_exception
-        from airflow_provider_oac.triggers.work_request import OUTCOME_SUCCEEDED
+        from airflow_provider_oac.hooks._airflow import airflow_exception, fail_exception
+        from airflow_provider_oac.triggers.work_request import OUTCOME_LOGIN_REQUIRED, OUTCOME_SUCCEEDED
 
         if not event or event.get("status") != OUTCOME_SUCCEEDED:
-            raise airflow_exception()((event or {}).get("message") or "the trigger ended without a result")
+            final = (event or {}).get("status") == OUTCOME_LOGIN_REQUIRED  # a dead login: no retries
+            message = (event or {}).get("message") or "the trigger ended without a result"
+            raise (fail_exception() if final else airflow_exception())(message)
         self.log.info("Work request %s succeeded.", event.get("work_request_id"))

@@ -20,6 +20,8 @@ OUTCOME_SUCCEEDED = "succeeded"
 OUTCOME_FAILED = "failed"
 OUTCOME_TIMEOUT = "timeout"
 OUTCOME_ERROR = "error"
+#: The login died while waiting (expired, revoked): the task fails without retries.
+OUTCOME_LOGIN_REQUIRED = "login_required"
 
 
 def work_request_event(work_request: WorkRequest) -> dict[str, Any]:
@@ -71,7 +73,7 @@ class OACWorkRequestTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from airflow_provider_oac.errors import OACError
+        from airflow_provider_oac.errors import OACError, OACLoginRequired
         from airflow_provider_oac.hooks.oac import OACHook
 
         hook = OACHook(self.oac_conn_id)
@@ -103,6 +105,11 @@ class OACWorkRequestTrigger(BaseTrigger):
                         return
                     await asyncio.sleep(self.poll_interval)
         except OACError as exc:
+            dead_login = isinstance(exc, OACLoginRequired)
             yield TriggerEvent(
-                {"status": OUTCOME_ERROR, "work_request_id": self.work_request_id, "message": str(exc)}
+                {
+                    "status": OUTCOME_LOGIN_REQUIRED if dead_login else OUTCOME_ERROR,
+                    "work_request_id": self.work_request_id,
+                    "message": str(exc),
+                }
             )

@@ -99,3 +99,62 @@ def test_after_an_outage_the_retry_succeeds(emulator):
         imports=IMPORTS,
     ).test()
     assert tries(run) == {"keep_alive": ("success", 2)}
+
+
+def test_a_login_that_dies_while_deferred_fails_the_task_once_and_keeps_the_work_record(emulator, capfd):
+    from airflow_provider_oac.hooks.oac import OACHook
+
+    OACHook("oac_dead").get_access_token()  # the task starts with a fresh access token...
+    emulator.control.configure(work_request_seconds=60)
+    # ...then, in the trigger, OAC rejects it (401) and IAM refuses the refresh: the login is gone.
+    emulator.control.add_fault("GET /api/20210901/workRequests/*", "expire_token", times=1)
+    emulator.control.add_fault("POST /iam/oauth2/v1/token", "status", status=400, code="invalid_grant")
+    run = write_dag(
+        "oac_test_dead_deferred",
+        """
+        OACCreateSnapshotOperator(
+            task_id="backup", oac_conn_id="oac_dead", name="deferred", password="Snapshot-Pa55word!",
+            poll_interval=0.2, deferrable=True,
+        )
+        """,
+        retries=3,
+        imports=IMPORTS,
+    ).test()
+    assert tries(run) == {"backup": ("failed", 1)}
+    assert "airflow-oac login --conn-id oac_dead" in capfd.readouterr().out
+    assert emulator.control.counters()["snapshots_created"] == 1
+    # OAC carries on: the work record stays, so after a new login, clearing the task waits for the
+    # same work request instead of starting a second snapshot.
+    from airflow.models.task_state_store import TaskStateStoreModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        keys = [row.key for row in session.query(TaskStateStoreModel).filter_by(run_id=run.run_id)]
+    assert keys == ["oac_work"]
+
+
+def test_a_deferred_sensor_whose_login_dies_fails_once(emulator, capfd, caplog):
+    from airflow_provider_oac.hooks.oac import OACHook
+
+    emulator.control.configure(work_request_seconds=60)
+    hook = OACHook("oac_dead")
+    accepted = hook.create_snapshot("elsewhere", "Snapshot-Pa55word!")
+    # The sensor's first poke (in the worker) passes with the fresh token; the trigger's first poll
+    # gets 401, and the refresh it makes is refused: the login dies while the sensor is deferred.
+    emulator.control.add_fault("GET /api/20210901/workRequests/*", "delay", delay=0, times=1)
+    emulator.control.add_fault("GET /api/20210901/workRequests/*", "expire_token", times=1)
+    emulator.control.add_fault("POST /iam/oauth2/v1/token", "status", status=400, code="invalid_grant")
+    run = write_dag(
+        "oac_test_dead_deferred_sensor",
+        f"""
+        OACWorkRequestSensor(
+            task_id="wait", oac_conn_id="oac_dead", work_request_id={accepted.work_request_id!r},
+            poke_interval=0.2, deferrable=True,
+        )
+        """,
+        retries=3,
+        imports=IMPORTS,
+    ).test()
+    assert tries(run) == {"wait": ("failed", 1)}
+    assert "airflow-oac login --conn-id oac_dead" in capfd.readouterr().out
+    assert "running trigger in line" in caplog.text  # it was deferred when the login died
