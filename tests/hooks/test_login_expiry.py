@@ -132,3 +132,26 @@ def test_status_does_not_warn_with_a_week_left(emulator):
     assert result.returncode == 0, result.stderr
     assert "Login expires:" in result.stdout
     assert "Warning" not in result.stdout
+
+
+def test_an_oac_task_logs_the_warning_in_a_dag_run(emulator, capfd):
+    from tests.helpers import write_dag
+
+    emulator.control.configure(work_request_seconds=0.3)
+    login(emulator, "oac_x_dag", refresh_token_lifetime=10 * HOUR)
+    run = write_dag(
+        "oac_test_expiry_warning",
+        """
+        OACCreateSnapshotOperator(
+            task_id="backup", oac_conn_id="oac_x_dag", name="warned", password="Snapshot-Pa55word!",
+            poll_interval=0.2,
+        )
+        """,
+        imports="from airflow_provider_oac.operators.snapshot import OACCreateSnapshotOperator",
+    ).test()
+    assert {ti.task_id: ti.state for ti in run.get_task_instances()} == {"backup": "success"}
+    out = capfd.readouterr().out
+    warning = [
+        line for line in out.splitlines() if "The OAC login of connection 'oac_x_dag' expires at" in line
+    ]
+    assert warning and "[warning" in warning[0]
