@@ -60,6 +60,7 @@ class OACWorkRequestSensor(BaseSensorOperator):
             from airflow_provider_oac.hooks._airflow import fail_exception
 
             raise fail_exception()(str(exc)) from None
+        self._warn_if_login_expiring()
         if not self.deferrable:
             return super().execute(context)
         if self.poke(context):
@@ -76,6 +77,15 @@ class OACWorkRequestSensor(BaseSensorOperator):
             method_name="execute_complete",
             timeout=timedelta(seconds=float(self.timeout)) if self.timeout else None,
         )
+
+    def _warn_if_login_expiring(self) -> None:
+        # As OACBaseOperator.warn_if_login_expiring: a warning must never fail the task.
+        try:
+            warning = self.hook.login_expiry_warning()
+        except Exception:
+            return
+        if warning:
+            self.log.warning(warning)
 
     def poke(self, context: Context) -> bool:
         from airflow_provider_oac.errors import OACConfigError, OACError, OACLoginRequired

@@ -155,3 +155,19 @@ def test_an_oac_task_logs_the_warning_in_a_dag_run(emulator, capfd):
         line for line in out.splitlines() if "The OAC login of connection 'oac_x_dag' expires at" in line
     ]
     assert warning and "[warning" in warning[0]
+
+
+def test_the_sensor_logs_the_warning_too(emulator, capfd):
+    from airflow_provider_oac.sensors.work_request import OACWorkRequestSensor
+
+    emulator.control.configure(work_request_seconds=0)
+    login(emulator, "oac_x_sensor", refresh_token_lifetime=10 * HOUR)
+    accepted = OACHook("oac_x_sensor").create_snapshot("sensed", "Snapshot-Pa55word!")
+    sensor = OACWorkRequestSensor(
+        task_id="wait",
+        oac_conn_id="oac_x_sensor",
+        work_request_id=accepted.work_request_id,
+        poke_interval=0.1,
+    )
+    sensor.execute({})
+    assert "The OAC login of connection 'oac_x_sensor' expires at" in capfd.readouterr().out
