@@ -60,3 +60,58 @@ def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[obje
 def verdict(name: str, met: bool, detail: str) -> bool:
     print(f"{name}: {'met' if met else 'MISSED'} ({detail})")
     return met
+
+
+class EmulatorProcess:
+    """The emulator in a process of its own (``airflow-oac emulator``), so that what a bench
+    measures in this process (memory, event-loop lag) is not the emulator's. Offers what
+    ``tests.helpers.login`` needs: ``url``, ``iam_url``, ``config`` and ``control``."""
+
+    def __init__(self, *args: str):
+        self._args = args
+        self._proc: subprocess.Popen[str] | None = None
+
+    def __enter__(self) -> EmulatorProcess:
+        import socket
+        import time
+
+        from airflow_provider_oac.emulator import EmulatorConfig, EmulatorControl
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        self._proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "airflow-oac"), "emulator", "--port", str(port), *self._args],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        self.url = f"http://127.0.0.1:{port}"
+        self.iam_url = f"{self.url}/iam"
+        self.config = EmulatorConfig()
+        self.control = EmulatorControl(self.url)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                self.control.health()
+                return self
+            except Exception:
+                if self._proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the emulator process did not start") from None
+                time.sleep(0.1)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._proc is not None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        self.control.close()
+
+
+def rss_bytes() -> int:
+    """This process's resident memory now (Linux)."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")

@@ -7,6 +7,7 @@ refresh per connection for every trigger of the process), the same terminal stat
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
@@ -80,6 +81,9 @@ class OACWorkRequestTrigger(BaseTrigger):
         try:
             await asyncio.to_thread(lambda: hook.config)  # reads the connection (sync SDK call)
             async with hook.get_async_client() as client:
+                # Triggers that start together (many tasks deferring at once, a triggerer restart)
+                # would poll together at every interval; a random first wait spreads them out.
+                await asyncio.sleep(random.uniform(0, self.poll_interval))
                 while True:
                     work_request = await client.get_work_request(self.work_request_id)
                     self.log.info(
