@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: all venv test lint typecheck docs pytest browser-deps demo emulator lock clean
+.PHONY: all venv test lint typecheck docs pytest browser-deps demo emulator lock clean bench faults
 
 all: test
 
@@ -58,5 +58,12 @@ lock: $(STAMP)
 clean:
 	rm -rf $(VENV) docs/_build .pytest_cache .mypy_cache .ruff_cache
 
+# Every benchmark under bench/ (bench/_*.py are shared helpers), each printing its table side by
+# side with its baseline; all run even if one misses its target, then make fails. See
+# docs/performance.md.
+BENCHES := $(sort $(wildcard bench/[!_]*.py))
+
 bench: $(STAMP)
-	$(BIN)/python bench/token_calls.py
+	@status=0; for script in $(BENCHES); do \
+		echo "== $$script"; $(BIN)/python $$script || status=1; \
+	done; exit $$status
