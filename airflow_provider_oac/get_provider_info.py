@@ -105,6 +105,12 @@ def get_provider_info() -> dict[str, Any]:
                         "description": "Only when the bucket is in another region",
                         "schema": {"type": ["string", "null"]},
                     },
+                    "lock_conn_id": {
+                        "label": "Cross-host refresh lock connection",
+                        "description": "A postgres or redis connection; needed when workers or triggerers run "
+                        "on more than one host",
+                        "schema": {"type": ["string", "null"]},
+                    },
                 },
             }
         ],
