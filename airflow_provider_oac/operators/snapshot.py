@@ -427,7 +427,7 @@ class OACRestoreSnapshotOperator(OACBaseOperator):
         """Resume after the trigger: after the safety snapshot, start the restore; after the
         restore, finish."""
         from airflow_provider_oac.hooks._airflow import airflow_exception, mask_secret
-        from airflow_provider_oac.triggers.work_request import OUTCOME_SUCCEEDED
+        from airflow_provider_oac.triggers.work_request import OUTCOME_LOGIN_REQUIRED, OUTCOME_SUCCEEDED
 
         mask_secret(self.password)  # a resumed task runs in a new process
         record = self.work_record(context)
@@ -437,6 +437,8 @@ class OACRestoreSnapshotOperator(OACBaseOperator):
             and event.get("work_request_id") == previous.get("work_request_id")
         ):
             return super().execute_complete(context, event)
+        if event.get("status") == OUTCOME_LOGIN_REQUIRED:
+            return super().execute_complete(context, event)  # final; the record stays for a re-attach
         if event.get("status") != OUTCOME_SUCCEEDED:
             record.clear()
             message = event.get("message") or "the trigger ended without a result"

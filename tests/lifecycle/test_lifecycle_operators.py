@@ -450,3 +450,26 @@ def test_a_safety_snapshot_name_that_exists_already_fails_before_anything_starts
     assert counters(emulator)["snapshots_created"] == 2  # the two made above, nothing more
     assert counters(emulator)["restores_started"] == 0
     assert "cannot be this run's safety snapshot" in capfd.readouterr().out
+
+
+def test_a_login_that_dies_during_the_deferred_safety_snapshot_fails_once_and_keeps_the_record(
+    emulator, capfd
+):
+    from airflow.models.task_state_store import TaskStateStoreModel
+    from airflow.utils.session import create_session
+
+    make("golden")  # also leaves the task a fresh access token to start with
+    emulator.control.configure(work_request_seconds=60)
+    # In the trigger, OAC rejects the token (401) and IAM refuses the refresh: the login is gone.
+    emulator.control.add_fault("GET /api/20210901/workRequests/*", "expire_token", times=1)
+    emulator.control.add_fault("POST /iam/oauth2/v1/token", "status", status=400, code="invalid_grant")
+    run = run_dag("oac_lc_safety_dead_login", RESTORE_WITH_SAFETY.format(deferrable=True), retries=3)
+    assert states(run) == {"restore": "failed"}
+    assert tries(run, "restore") == 1
+    assert "airflow-oac login" in capfd.readouterr().out
+    assert counters(emulator)["restores_started"] == 0
+    # OAC carries on with the safety snapshot: after a new login, clearing the task re-attaches to it.
+    with create_session() as session:
+        [record] = session.query(TaskStateStoreModel).filter_by(run_id=run.run_id).all()
+    assert record.key == "oac_work"
+    assert "safety_snapshot" in str(record.value)
