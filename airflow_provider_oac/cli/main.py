@@ -27,9 +27,8 @@ class CLIError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # one line, exit 2, like every other input error
-        self.exit(
-            EXIT_USAGE, f"airflow-oac: error: {message} (see airflow-oac {self.prog.split()[-1]} --help)\n"
-        )
+        # prog is "airflow-oac" for the top level and "airflow-oac login" etc. for a command.
+        self.exit(EXIT_USAGE, f"airflow-oac: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -212,11 +212,16 @@ class OACHook(BaseHook):
         return self.client.find_snapshots(name)
 
     def create_snapshot(
-        self, name: str, password: str, *, bucket: str | None = None, bar_uri: str | None = None
+        self,
+        name: str,
+        password: str,
+        *,
+        bucket: str | None = None,
+        bar_uri: str | None = None,
+        storage_auth_type: str | None = None,
     ) -> Accepted:
-        return self.client.create_snapshot(
-            name=name, password=password, storage=self.storage_spec(bucket), bar_uri=bar_uri
-        )
+        storage = self.storage_spec(bucket, storage_auth_type=storage_auth_type)
+        return self.client.create_snapshot(name=name, password=password, storage=storage, bar_uri=bar_uri)
 
     def restore_snapshot(self, snapshot_id: str, password: str) -> Accepted:
         return self.client.restore_snapshot(snapshot_id, password)
