@@ -28,7 +28,19 @@ class CLIError(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # one line, exit 2, like every other input error
         # prog is "airflow-oac" for the top level and "airflow-oac login" etc. for a command.
-        self.exit(EXIT_USAGE, f"airflow-oac: error: {message} (see {self.prog} --help)\n")
+        self.exit(EXIT_USAGE, f"airflow-oac: error: {_shorten_values(message)} (see {self.prog} --help)\n")
+
+
+def _shorten_values(message: str) -> str:
+    """argparse quotes the bad value whole ("invalid float value: '...'"): a pasted 5,000-character
+    value would fill the terminal, so long ones are cut, saying how long they were."""
+    import re
+
+    def cut(match: re.Match[str]) -> str:
+        value = match.group(1)
+        return f"'{value[:40]}...' ({len(value)} characters)"
+
+    return re.sub(r"'([^'\n]{80,})'", cut, " ".join(message.split()))
 
 
 def build_parser() -> argparse.ArgumentParser:

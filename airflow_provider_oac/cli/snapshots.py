@@ -23,6 +23,7 @@ from airflow_provider_oac.cli.main import (
     CLIError,
     _conn_id_flag,
     _Parser,
+    _shorten_values,
 )
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ _PASSWORD_WHY = (
 
 class _SnapshotsParser(_Parser):
     def error(self, message: str) -> Any:  # one line, exit 2; names the whole sub-command
-        self.exit(EXIT_USAGE, f"airflow-oac: error: {message} (see {self.prog} --help)\n")
+        self.exit(EXIT_USAGE, f"airflow-oac: error: {_shorten_values(message)} (see {self.prog} --help)\n")
 
 
 def add_snapshot_commands(commands: Any) -> None:

@@ -143,7 +143,11 @@ class OACBaseOperator(BaseOperator):
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """Resume after the trigger: fail with OAC's message, or finish the operator's work."""
         from airflow_provider_oac.hooks._airflow import airflow_exception, fail_exception
-        from airflow_provider_oac.triggers.work_request import OUTCOME_LOGIN_REQUIRED, OUTCOME_SUCCEEDED
+        from airflow_provider_oac.triggers.work_request import (
+            OUTCOME_FAILED,
+            OUTCOME_LOGIN_REQUIRED,
+            OUTCOME_SUCCEEDED,
+        )
 
         if not event or event.get("status") != OUTCOME_SUCCEEDED:
             message = (event or {}).get("message") or "the trigger ended without a result"
@@ -151,7 +155,11 @@ class OACBaseOperator(BaseOperator):
                 # Final, and the work record stays: OAC carries on, and after a new login, clearing
                 # the task waits for the same work request instead of starting it again.
                 raise fail_exception()(message)
-            self.work_record(context).clear()
+            if (event or {}).get("status") == OUTCOME_FAILED:
+                # The work request itself failed and left nothing behind: a retry may start anew.
+                self.work_record(context).clear()
+            # Else (OAC's answer unreadable, a timeout) OAC may still be working: the record stays,
+            # so the retry waits for this work request instead of starting a second one.
             raise airflow_exception()(message)
         self.log.info("Work request %s succeeded.", event.get("work_request_id"))
         self._remember_snapshot(event["work_request_id"], event.get("snapshot_id"))

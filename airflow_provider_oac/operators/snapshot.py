@@ -214,7 +214,13 @@ class OACCreateSnapshotOperator(SnapshotMakingOperator):
         return name
 
     def post(self, name: str) -> Accepted:
-        return self.hook.create_snapshot(name, self.password, bucket=self.bucket, bar_uri=self.bar_uri)
+        return self.hook.create_snapshot(
+            name,
+            self.password,
+            bucket=self.bucket,
+            bar_uri=self.bar_uri,
+            storage_auth_type=self.storage_auth_type,
+        )
 
 
 class OACRestoreSnapshotOperator(OACBaseOperator):
@@ -427,7 +433,11 @@ class OACRestoreSnapshotOperator(OACBaseOperator):
         """Resume after the trigger: after the safety snapshot, start the restore; after the
         restore, finish."""
         from airflow_provider_oac.hooks._airflow import airflow_exception, mask_secret
-        from airflow_provider_oac.triggers.work_request import OUTCOME_LOGIN_REQUIRED, OUTCOME_SUCCEEDED
+        from airflow_provider_oac.triggers.work_request import (
+            OUTCOME_FAILED,
+            OUTCOME_LOGIN_REQUIRED,
+            OUTCOME_SUCCEEDED,
+        )
 
         mask_secret(self.password)  # a resumed task runs in a new process
         record = self.work_record(context)
@@ -440,7 +450,8 @@ class OACRestoreSnapshotOperator(OACBaseOperator):
         if event.get("status") == OUTCOME_LOGIN_REQUIRED:
             return super().execute_complete(context, event)  # final; the record stays for a re-attach
         if event.get("status") != OUTCOME_SUCCEEDED:
-            record.clear()
+            if event.get("status") == OUTCOME_FAILED:
+                record.clear()  # nothing left in OAC; else OAC may still be taking it: re-attach
             message = event.get("message") or "the trigger ended without a result"
             raise airflow_exception()(
                 f"The safety snapshot failed, so the restore was not started: {message}"
