@@ -65,13 +65,28 @@ def start_device_login(
     *,
     now: Callable[[], float] = time.time,
     timeout: Timeout = DEFAULT_TIMEOUT,
+    max_attempts: int = 5,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> DeviceAuthorization:
     """Ask IAM for a device login: show the person ``user_code`` and ``verification_uri``, then
     call :func:`poll_device_login`. Bad ``client_id``/``scope`` raise :class:`OACConfigError`
-    before anything is sent."""
+    before anything is sent.
+
+    IAM overloaded or unreachable (429, 5xx, a failed connection) is retried with jittered
+    backoff (``Retry-After`` honoured), up to ``max_attempts``: asking again is harmless, an
+    unanswered request leaves at most an unused code at IAM."""
     request = device_authorization_request(endpoints, client_id, scope)
-    sent_at = now()
-    return read_device_authorization(send(session, request, timeout=timeout), sent_at)
+    for attempt in range(1, max_attempts + 1):
+        sent_at = now()
+        try:
+            return read_device_authorization(send(session, request, timeout=timeout), sent_at)
+        except (OACTokenEndpointUnavailable, OACTransportError) as exc:
+            retry_after = exc.retry_after if isinstance(exc, OACTokenEndpointUnavailable) else None
+            delay = token_endpoint_backoff(attempt, retry_after)
+            if attempt >= max_attempts or delay > MAX_REFRESH_DELAY:
+                raise
+            sleep(delay)
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def poll_once(
