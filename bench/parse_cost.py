@@ -25,7 +25,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _env  # shared table printing (its AIRFLOW_HOME helper is not used here)
+
+REPO = _env.REPO
 
 #: (label, modules imported after airflow.sdk). The first OAC row is what a backup or refresh DAG
 #: imports; the second is every operator and the sensor we ship.
@@ -152,13 +155,16 @@ def print_table(medians: dict[str, dict[str, float]], rounds: int) -> bool:
                 f"{m['traced'] / base['traced']:.3f}",
             ]
         )
-    widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
     sdk_cpu = statistics.median(m["sdk_cpu"] for m in medians.values())
-    print("\nDAG-parse cost: what importing the operator adds on top of `import airflow.sdk`")
-    print(f"(medians of {rounds} fresh interpreters per row, rounds interleaved; `import airflow.sdk`")
-    print(f"itself: {sdk_cpu * 1000:.0f} ms CPU; target: OAC at most {TARGET_RATIO:g} x Tableau)\n")
-    for row in [headers, ["-" * w for w in widths], *rows]:
-        print("  ".join(value.ljust(width) for value, width in zip(row, widths, strict=True)).rstrip())
+    _env.print_table(
+        "DAG-parse cost: what importing the operator adds on top of `import airflow.sdk`",
+        headers,
+        rows,
+        note=(
+            f"medians of {rounds} fresh interpreters per row, rounds interleaved; `import airflow.sdk` itself: "
+            f"{sdk_cpu * 1000:.0f} ms CPU; target: OAC at most {TARGET_RATIO:g} x Tableau"
+        ),
+    )
     met = True
     for label, _ in VARIANTS:
         if not label.startswith("OAC"):
