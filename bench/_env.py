@@ -52,6 +52,11 @@ def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[obje
     print(f"\n{title}")
     if note:
         print(note)
+    # Timings on a shared machine are only comparable with the load they ran under.
+    load = os.getloadavg()
+    print(
+        f"(load average now {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} over 1/5/15 min, {os.cpu_count()} CPUs)"
+    )
     print()
     for row in [list(headers), ["-" * w for w in widths], *cells]:
         print("| " + " | ".join(value.ljust(width) for value, width in zip(row, widths, strict=True)) + " |")
