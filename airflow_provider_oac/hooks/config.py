@@ -48,7 +48,6 @@ KNOWN_EXTRAS = frozenset(
         "timeout",
         "login_at",
         "subject",
-        "store",
     }
 )
 

@@ -119,15 +119,22 @@ class OACBaseOperator(BaseOperator):
                 method_name="execute_complete",
                 timeout=timedelta(seconds=self.timeout) if self.timeout else None,
             )
+        from airflow_provider_oac.errors import OACWorkRequestFailed
+
         with self.oac_errors():
-            finished = self.hook.wait_for_work_request(
-                work_request_id,
-                poll_interval=self.poll_interval,
-                timeout=self.timeout,
-                on_poll=lambda wr: self.log.info(
-                    "Work request %s: %s (%s%%)", wr.id, wr.status.value, _percent(wr.percent_complete)
-                ),
-            )
+            try:
+                finished = self.hook.wait_for_work_request(
+                    work_request_id,
+                    poll_interval=self.poll_interval,
+                    timeout=self.timeout,
+                    on_poll=lambda wr: self.log.info(
+                        "Work request %s: %s (%s%%)", wr.id, wr.status.value, _percent(wr.percent_complete)
+                    ),
+                )
+            except OACWorkRequestFailed:
+                # Nothing left to re-attach to: a retry starts the work afresh (as the deferred path does).
+                self.work_record(context).clear()
+                raise
         self._remember_snapshot(finished.id, finished.snapshot_id)
         return finished
 

@@ -116,7 +116,7 @@ class SnapshotMakingOperator(OACBaseOperator):
 
         raise OACConfigError(
             f"A snapshot named {name!r} already exists (id {snapshots[0].id}): use another name (e.g. with "
-            "{{ ds }}), or if_exists='reuse' or 'replace'."
+            "{{ dag_run.run_after }}), or if_exists='reuse' or 'replace'."
         )
 
     def _await_by_name(self, context: Context, name: str) -> str:
@@ -169,7 +169,7 @@ class OACCreateSnapshotOperator(SnapshotMakingOperator):
     :func:`~airflow_provider_oac.assets.oac_snapshots_asset` among its ``outlets``, the asset
     event carries ``{"snapshot_id", "name", "oac_url"}``.
 
-    :param name: snapshot name (templated), e.g. ``"pre-deploy-{{ ds }}"``.
+    :param name: snapshot name (templated), e.g. ``"pre-deploy-{{ dag_run.run_after.strftime('%Y%m%dT%H%M%S%f') }}"``.
     :param password: password protecting the BAR file (templated, masked).
     :param bucket: Object Storage bucket; default: the connection's ``bucket`` extra.
     :param bar_uri: ``file:///<object name>``; default: derived from the name.
@@ -238,7 +238,7 @@ class OACRestoreSnapshotOperator(OACBaseOperator):
     :param snapshot_name: or its name (templated); the newest snapshot of that name is used.
     :param password: the BAR file's password (templated, masked).
     :param safety_snapshot_name: take a snapshot of the current state under this name first
-        (templated; use a new name per run, e.g. ``"before-refresh-{{ ts_nodash }}"``).
+        (templated; use a new name per run, e.g. ``"before-refresh-{{ dag_run.run_after.strftime('%Y%m%dT%H%M%S%f') }}"``).
     """
 
     template_fields: Sequence[str] = ("snapshot_id", "snapshot_name", "password", "safety_snapshot_name")
@@ -314,7 +314,7 @@ class OACRestoreSnapshotOperator(OACBaseOperator):
         if name == self.snapshot_name:
             raise OACConfigError(
                 f"safety_snapshot_name is the snapshot_name being restored ({name!r}): give the safety "
-                "snapshot its own name, e.g. 'before-refresh-{{ ts_nodash }}'."
+                "snapshot its own name, e.g. 'before-refresh-{{ dag_run.run_after }}'."
             )
         return name
 
@@ -356,7 +356,7 @@ class OACRestoreSnapshotOperator(OACBaseOperator):
                 raise OACConfigError(
                     f"A snapshot named {name!r} already exists (id {existing[0].id}), so it cannot be this "
                     "run's safety snapshot: give safety_snapshot_name a new name per run, e.g. "
-                    "'before-refresh-{{ ts_nodash }}'."
+                    "'before-refresh-{{ dag_run.run_after }}'."
                 )
             try:
                 accepted = self.hook.create_snapshot(name, self.password)

@@ -232,3 +232,18 @@ def test_restore_needs_exactly_one_of_id_or_name():
         OACRestoreSnapshotOperator(task_id="r", password=PASSWORD)
     with pytest.raises(OACConfigError, match="exactly one"):
         OACRestoreSnapshotOperator(task_id="r", password=PASSWORD, snapshot_id="a", snapshot_name="b")
+
+
+def test_a_failed_work_request_is_not_reattached_by_the_retry(emulator):
+    emulator.control.add_fault(
+        "POST /api/20210901/snapshots", "fail_work_request", code="Transient", message="OAC was restarting"
+    )
+    run = run_dag(
+        "oac_test_failed_then_retried",
+        'OACCreateSnapshotOperator(task_id="backup", name="second-chance", password=PASSWORD, poll_interval=0.2)',
+        retries=1,
+    )
+    assert states(run) == {"backup": "success"}
+    # The retry posted again (the first work request had failed) and the snapshot exists once.
+    assert emulator.control.counters()["work_requests_created"] == 2
+    assert [s["name"] for s in emulator.control.snapshots() if s.get("bar_exists")] == ["second-chance"]
