@@ -1,4 +1,4 @@
-"""`make demo`: the whole product, offline, in about a minute.
+"""`make demo`: the whole product, offline, in about two minutes.
 
 Starts the emulator (OAC + IAM on 127.0.0.1), logs in with ``airflow-oac login`` (the emulator
 auto-approves the device code, standing in for the person at the browser), runs the two example
