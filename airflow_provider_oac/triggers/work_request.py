@@ -83,7 +83,7 @@ class OACWorkRequestTrigger(BaseTrigger):
             async with hook.get_async_client() as client:
                 # Triggers that start together (many tasks deferring at once, a triggerer restart)
                 # would poll together at every interval; a random first wait spreads them out.
-                await asyncio.sleep(random.uniform(0, self.poll_interval))
+                await asyncio.sleep(random.uniform(0, self.poll_interval))  # noqa: S311 - jitter, not a secret
                 while True:
                     work_request = await client.get_work_request(self.work_request_id)
                     self.log.info(
