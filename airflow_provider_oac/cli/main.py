@@ -32,15 +32,22 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _shorten_values(message: str) -> str:
-    """argparse quotes the bad value whole ("invalid float value: '...'"): a pasted 5,000-character
-    value would fill the terminal, so long ones are cut, saying how long they were."""
+    """Error messages name the bad value ("invalid float value: '...'", "No connection '...'"): a
+    pasted 5,000-character value would fill the terminal, so long ones are cut, saying how long
+    they were."""
     import re
 
     def cut(match: re.Match[str]) -> str:
         value = match.group(1)
         return f"'{value[:40]}...' ({len(value)} characters)"
 
-    return re.sub(r"'([^'\n]{80,})'", cut, " ".join(message.split()))
+    def cut_word(match: re.Match[str]) -> str:
+        value = match.group(0)
+        return f"{value[:40]}... ({len(value)} characters)"
+
+    message = re.sub(r"'([^'\n]{80,})'", cut, " ".join(message.split()))
+    # Values our own messages name unquoted (an environment variable, a URL) are cut too.
+    return re.sub(r"[^\s']{120,}", cut_word, message)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -174,7 +181,7 @@ def _fail(args: argparse.Namespace, exc: BaseException, message: str, code: int)
         import traceback
 
         traceback.print_exception(exc)
-    print(f"airflow-oac: error: {_first_line(message)}", file=sys.stderr)
+    print(f"airflow-oac: error: {_shorten_values(_first_line(message))}", file=sys.stderr)
     return code
 
 

@@ -189,6 +189,7 @@ def cmd_create(args: argparse.Namespace) -> int:
     _check_timing(args)
     password = _read_password(args)
     hook = _hook(args)
+    hook.storage_spec(args.bucket).to_json()  # a bad bucket fails before the name lookup
     existing = hook.list_snapshots(name=name)
     if existing:
         raise OACConfigError(
@@ -223,6 +224,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
         raise CLIError("give either SNAPSHOT_ID or --name (the newest snapshot of that name).", EXIT_USAGE)
     _check_timing(args)
     _require_confirmation_possible(args)
+    # A password from the environment is checked before any call; stdin is read once the snapshot is found.
+    password = _read_password(args) if args.password_env is not None else None
     hook = _hook(args)
     if args.snapshot_id is not None:
         snapshot = hook.get_snapshot(validate_resource_id(args.snapshot_id, "SNAPSHOT_ID"))
@@ -232,7 +235,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
         if not found:
             raise CLIError(f"No snapshot named {name!r}: see airflow-oac snapshots list.", EXIT_USAGE)
         snapshot = found[0]
-    password = _read_password(args)
+    if password is None:
+        password = _read_password(args)
     _confirm(
         args,
         f"Restore {hook.config.oac_url} from snapshot {snapshot.id} ({snapshot.name!r}, created "

@@ -172,6 +172,12 @@ def connection_config(
         value = extras.get(name)
         if value is not None and (not isinstance(value, str) or value != value.strip()):
             raise OACConfigError(f"{prefix} Extra {name!r} must be text without surrounding spaces.")
+        # OCI bucket, namespace and region names and Airflow connection ids are short; a path may be longer.
+        limit = 4096 if name == "ca_bundle" else 256
+        if isinstance(value, str) and len(value) > limit:
+            raise OACConfigError(
+                f"{prefix} Extra {name!r} is {len(value)} characters long (at most {limit})."
+            )
 
     return OACConnectionConfig(
         conn_id=conn_id,

@@ -69,7 +69,18 @@ class OACHook(BaseHook):
 
     @cached_property
     def config(self) -> OACConnectionConfig:
-        conn = load_connection(self.oac_conn_id)
+        from airflow.providers.common.compat.sdk import AirflowNotFoundException
+
+        from airflow_provider_oac.errors import OACConfigError
+
+        try:
+            conn = load_connection(self.oac_conn_id)
+        except AirflowNotFoundException:
+            # Final, like any bad input: retrying cannot make the connection appear.
+            raise OACConfigError(
+                f"Connection {self.oac_conn_id!r} does not exist: run airflow-oac login --conn-id "
+                f"{self.oac_conn_id} (or create it in Airflow)."
+            ) from None
         return connection_config(
             self.oac_conn_id,
             host=conn.host,

@@ -55,9 +55,10 @@ class OACBaseOperator(BaseOperator):
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
-        from airflow_provider_oac.validation import validate_positive_number
+        from airflow_provider_oac.validation import require_text, validate_positive_number
 
-        self.oac_conn_id = oac_conn_id
+        fix = "give the id of an oac connection, e.g. oac_default (airflow-oac login writes it)"
+        self.oac_conn_id = require_text(oac_conn_id, "oac_conn_id", fix, max_length=250)
         self.wait_for_completion = wait_for_completion
         self.poll_interval = validate_positive_number(poll_interval, "poll_interval")
         self.timeout = None if timeout is None else validate_positive_number(timeout, "timeout")

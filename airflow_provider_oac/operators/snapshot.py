@@ -211,6 +211,8 @@ class OACCreateSnapshotOperator(SnapshotMakingOperator):
         validate_password(self.password, "password")
         if self.bar_uri is not None:
             validate_bar_uri(self.bar_uri, "bar_uri")
+        # The storage request is built now, so a bad bucket fails before the if_exists lookup.
+        self.hook.storage_spec(self.bucket, storage_auth_type=self.storage_auth_type).to_json()
         return name
 
     def post(self, name: str) -> Accepted:
