@@ -58,6 +58,11 @@ lock: $(STAMP)
 clean:
 	rm -rf $(VENV) docs/_build .pytest_cache .mypy_cache .ruff_cache
 
+# The fault matrix, the secret scan (two real deployments) and the bad-input matrix; writes
+# docs/reliability.md and fails if an invariant broke. make test runs their short forms (tests/faults).
+faults: $(STAMP)
+	$(BIN)/python -m tests.faults
+
 # Every benchmark under bench/ (bench/_*.py are shared helpers), each printing its table side by
 # side with its baseline; all run even if one misses its target, then make fails. See
 # docs/performance.md.

@@ -19,6 +19,7 @@ import contextlib
 import io
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +67,10 @@ LEGIT: dict[str, set[str]] = {
     "client id": {"wrong type (text for a number)", "negative", "id of another kind (an OCID)"},
     "uri": {"wrong scheme", "non-loopback http"},  # OAC decides which URI forms it takes
     "name": _LEGIT_NAME,
+    # Optional settings: empty means "not set" (the default or the connection's value applies).
+    "optional name": _LEGIT_NAME | {"empty"},
+    "optional enum": {"empty"},
+    "optional url": {"empty"},
     "secret": _LEGIT_NAME,
     "refresh token": set(BAD_TEXT) - {"trailing spaces"},  # only IAM can judge the rest
     "other": set(BAD_PYTHON),  # checked elsewhere (a path, a variable name, another connection)
@@ -78,13 +83,13 @@ CLI_KINDS = {
     "--api-url": "url",
     "--client-id": "client id",
     "--scope": "scope",
-    "--storage-auth-type": "enum",
+    "--storage-auth-type": "optional enum",
     "--refresh-token-lifetime": "number",
     "--timeout": "number",
     "--poll-interval": "number",
-    "--bucket": "name",
-    "--bucket-namespace": "name",
-    "--bucket-region": "name",
+    "--bucket": "optional name",
+    "--bucket-namespace": "optional name",
+    "--bucket-region": "optional name",
     "--name": "name",
     "--name-pattern": "name",
     "SNAPSHOT_ID": "id",
@@ -158,6 +163,7 @@ class CLIMatrix:
 
         self.emulator = emulator
         self.conn_id = conn_id
+        self.created = 0
         os.environ[PASSWORD_ENV] = PASSWORD
         self.base: dict[str, list[str]] = {
             "login": [*cli_login_args(emulator, f"{conn_id}_login"), "--bucket", "bad-input-bucket"],
@@ -186,6 +192,9 @@ class CLIMatrix:
 
     def argv(self, command: str, flag: str, value: str) -> list[str]:
         argv = list(self.base[command])
+        if command == "snapshots create":  # a new name per row: an accepted value creates one
+            self.created += 1
+            argv[argv.index("--name") + 1] = f"bad-input-new-{self.created}"
         if not flag.startswith("--"):  # a positional: replace the one in the base command
             position = {"SNAPSHOT_ID": 2, "WORK_REQUEST_ID": 2}[flag]
             argv[position] = value
@@ -248,55 +257,50 @@ CONNECTION_KINDS = {
     "extra (whole)": "json",
     "(unknown key)": "json",
     "iam_url": "url",
-    "device_url": "url",
-    "token_url": "url",
-    "revoke_url": "url",
+    "device_url": "optional url",
+    "token_url": "optional url",
+    "revoke_url": "optional url",
     "scope": "scope",
-    "storage_auth_type": "enum",
+    "storage_auth_type": "optional enum",
     "refresh_token_lifetime": "number",
     "timeout": "number",
-    "bucket": "name",
-    "bucket_namespace": "name",
-    "bucket_region": "name",
+    "bucket": "optional name",
+    "bucket_namespace": "optional name",
+    "bucket_region": "optional name",
 }
 
 
 def connection_rows(emulator: Any, conn_id: str, fields: tuple[str, ...] | None = None) -> list[Row]:
-    """``airflow-oac status`` on a connection with one bad field (the hook reads it the same way)."""
-    from airflow_provider_oac.cli.connections import existing_connection
-    from airflow_provider_oac.hooks.config import KNOWN_EXTRAS
+    """``airflow-oac status`` on a connection with one bad field (the hook reads it the same way).
 
-    good = existing_connection(conn_id)
-    base = {
-        "conn_type": "oac",
-        "host": good.host,
-        "login": good.login,
-        "password": good.password,
-        "extra": json.loads(good.extra),
-    }
+    Each row logs in afresh (a refresh token is one-time) and then spoils one field in the
+    metadata database, as a hand edit in the UI would."""
+    from airflow.models import Connection
+    from airflow.utils.session import create_session
+
+    from airflow_provider_oac.hooks.config import KNOWN_EXTRAS
+    from tests.helpers import login
+
     rows = []
     extras = sorted(KNOWN_EXTRAS - {"login_at", "subject", "store"}) + ["(unknown key)"]
-    for field_name in fields or (*CONNECTION_FIELDS, *extras):
-        for label, value in BAD_TEXT.items():
-            spec = json.loads(json.dumps(base))
-            if field_name == "extra (whole)":
-                spec["extra"] = value
-            elif field_name == "(unknown key)":
-                spec["extra"]["iam_ulr"] = value
-            elif field_name in ("host", "login", "password"):
-                spec[field_name] = value
-            else:
-                spec["extra"][field_name] = value
-            if isinstance(spec["extra"], dict):
-                spec["extra"] = json.dumps(spec["extra"])
-            env_conn = f"oac_bad_conn_{abs(hash((field_name, label))) % 10**8}"
-            os.environ[f"AIRFLOW_CONN_{env_conn.upper()}"] = json.dumps(spec)
-            try:
-                before = network(emulator.control.counters())
-                code, out, err = run_cli(["status", "--conn-id", env_conn])
-                calls = network(emulator.control.counters()) - before
-            finally:
-                del os.environ[f"AIRFLOW_CONN_{env_conn.upper()}"]
+    for index, field_name in enumerate(fields or (*CONNECTION_FIELDS, *extras)):
+        for label_index, (label, value) in enumerate(BAD_TEXT.items()):
+            row_conn = f"{conn_id}_c{index}_{label_index}"
+            login(emulator, row_conn)
+            with create_session() as session:
+                conn = session.query(Connection).filter(Connection.conn_id == row_conn).one()
+                extra = json.loads(conn.extra or "{}")
+                if field_name == "extra (whole)":
+                    conn.extra = value
+                elif field_name == "(unknown key)":
+                    conn.extra = json.dumps({**extra, "iam_ulr": value})
+                elif field_name in ("host", "login", "password"):
+                    setattr(conn, field_name, value)
+                else:
+                    conn.extra = json.dumps({**extra, field_name: value})
+            before = network(emulator.control.counters())
+            code, out, err = run_cli(["status", "--conn-id", row_conn])
+            calls = network(emulator.control.counters()) - before
             errors = [line for line in err.splitlines() if "error:" in line]
             message = (
                 f"accepted (exit 0): {_one_line(_last(out))}"
@@ -312,6 +316,8 @@ def connection_rows(emulator: Any, conn_id: str, fields: tuple[str, ...] | None 
                 row.broken.append(f"refused as bad input after {calls} network calls")
             if must_refuse(CONNECTION_KINDS.get(field_name, "other"), label) and code != 2:
                 row.broken.append("not refused locally")
+            if len(value) > 100 and value in out + err:
+                row.broken.append("the huge value is echoed back")
             rows.append(row)
     return rows
 
@@ -323,7 +329,7 @@ OPERATOR_ARGUMENTS: list[tuple[str, str, str, str]] = [
     ("OACCreateSnapshotOperator", "name", "password=PASSWORD", "name"),
     ("OACCreateSnapshotOperator", "password", "name='bad-input-pw'", "secret"),
     ("OACCreateSnapshotOperator", "bar_uri", "name='bad-input-uri', password=PASSWORD", "uri"),
-    ("OACCreateSnapshotOperator", "bucket", "name='bad-input-bucket', password=PASSWORD", "name"),
+    ("OACCreateSnapshotOperator", "bucket", "name='bad-input-bucket', password=PASSWORD", "optional name"),
     ("OACCreateSnapshotOperator", "if_exists", "name='bad-input-ie', password=PASSWORD", "enum"),
     ("OACCreateSnapshotOperator", "poll_interval", "name='bad-input-pi', password=PASSWORD", "number"),
     ("OACCreateSnapshotOperator", "timeout", "name='bad-input-to', password=PASSWORD", "number"),
@@ -392,7 +398,9 @@ def operator_rows(
     for index, (operator, argument, others, _kind) in enumerate(arguments):
         for label_index, (label, value) in enumerate(BAD_PYTHON.items()):
             task_id = f"t{index}_{label_index}"
-            call = f"{operator}(task_id={task_id!r}, oac_conn_id={conn_id!r}, {others}{', ' if others else ''}{argument}={value!r})"
+            # A name of its own per task: an accepted value makes a snapshot of that name.
+            unique = re.sub(r"(?<![a-z_])name='([^']*)'", rf"name='\1-{task_id}'", others)
+            call = f"{operator}(task_id={task_id!r}, oac_conn_id={conn_id!r}, {unique}{', ' if unique else ''}{argument}={value!r})"
             if argument == "oac_conn_id":
                 call = call.replace(f"oac_conn_id={conn_id!r}, ", "", 1)
             row = Row(operator, argument, label, "", 0, False)
