@@ -25,7 +25,11 @@ def main() -> int:
     parser.add_argument("--only", nargs="+", choices=PARTS, default=list(PARTS))
     parser.add_argument("--short", action="store_true", help="the short forms (as make test runs them)")
     parser.add_argument("--output", default=str(session.REPO / "docs" / "reliability.md"))
+    parser.add_argument("--save", help="also keep each part's results in this directory (for --merge)")
+    parser.add_argument("--merge", help="write the page from the parts saved in this directory")
     args = parser.parse_args()
+    if args.merge:
+        return merge(Path(args.merge), Path(args.output))
 
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)
     from airflow_provider_oac.emulator import EmulatorConfig, EmulatorServer
@@ -45,11 +49,61 @@ def main() -> int:
             print("secret scan: two deployments (sync, deferrable)...", file=sys.stderr, flush=True)
             scan = secret_scan.run_scan(emulator, work_dir / "scan")
     seconds = time.monotonic() - started
+    if args.save:
+        save(Path(args.save), faults, scan, rows, seconds)
     for line in report.summary(faults, scan, rows):
         print(line)
     if set(args.only) == set(PARTS) and not args.short:
         Path(args.output).write_text(report.render(faults, scan, rows, seconds=seconds))
         print(f"wrote {args.output}")
+    return 1 if report.failed(faults, scan, rows) else 0
+
+
+def save(directory: Path, faults, scan, rows, seconds: float) -> None:
+    import dataclasses
+    import json
+
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, value in (("faults", faults), ("scan", scan), ("bad-input", rows)):
+        if value is None:
+            continue
+        data = (
+            dataclasses.asdict(value)
+            if dataclasses.is_dataclass(value)
+            else [dataclasses.asdict(v) for v in value]
+        )
+        (directory / f"{name}.json").write_text(
+            json.dumps({"seconds": seconds, "data": data}, default=sorted)
+        )
+
+
+def merge(directory: Path, output: Path) -> int:
+    """The page from parts run separately (e.g. in parallel) and saved with --save."""
+    import json
+
+    from tests.faults import report
+    from tests.faults.bad_input import Row
+    from tests.faults.matrix import Result
+    from tests.faults.secret_scan import Scan
+
+    def load(name: str):
+        path = directory / f"{name}.json"
+        return json.loads(path.read_text()) if path.exists() else None
+
+    parts = {name: load(name) for name in PARTS}
+    faults = (
+        [Result(**{**r, "allowed": frozenset(r["allowed"])}) for r in parts["faults"]["data"]]
+        if parts["faults"]
+        else None
+    )
+    scan = Scan(**parts["scan"]["data"]) if parts["scan"] else None
+    rows = [Row(**r) for r in parts["bad-input"]["data"]] if parts["bad-input"] else None
+    seconds = sum(part["seconds"] for part in parts.values() if part)
+    note = "(The three parts ran as separate processes at the same time; their minutes are added up.)"
+    output.write_text(report.render(faults, scan, rows, seconds=seconds, note=note))
+    for line in report.summary(faults, scan, rows):
+        print(line)
+    print(f"wrote {output}")
     return 1 if report.failed(faults, scan, rows) else 0
 
 

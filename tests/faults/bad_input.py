@@ -291,7 +291,8 @@ def connection_rows(emulator: Any, conn_id: str, fields: tuple[str, ...] | None 
                 conn = session.query(Connection).filter(Connection.conn_id == row_conn).one()
                 extra = json.loads(conn.extra or "{}")
                 if field_name == "extra (whole)":
-                    conn.extra = value
+                    # Airflow's setter refuses non-JSON; a hand edit of the database does not.
+                    conn._extra, conn.is_extra_encrypted = value, False
                 elif field_name == "(unknown key)":
                     conn.extra = json.dumps({**extra, "iam_ulr": value})
                 elif field_name in ("host", "login", "password"):
