@@ -433,7 +433,7 @@ def _when(epoch: float) -> str:
 
 
 def _hook(conn_id: str, *, require_refresh_token: bool = True):
-    from airflow_provider_oac.hooks.config import connection_config
+    from airflow_provider_oac.hooks.config import connection_config, connection_extra
     from airflow_provider_oac.hooks.oac import OACHook
 
     conn = _existing_or_none(conn_id)
@@ -453,7 +453,7 @@ def _hook(conn_id: str, *, require_refresh_token: bool = True):
         host=conn.host,
         login=conn.login,
         password=conn.password,
-        extra=conn.extra,
+        extra=connection_extra(conn, conn_id),
         conn_type=conn.conn_type,
         require_refresh_token=require_refresh_token,
     )

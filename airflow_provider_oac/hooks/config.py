@@ -93,6 +93,18 @@ def login_key(conn_id: str, refresh_token: str) -> str:
     return hashlib.sha256(f"{conn_id}\0{refresh_token}".encode()).hexdigest()[:16]
 
 
+def connection_extra(conn: Any, conn_id: str) -> str | None:
+    """``conn.extra``, or the one-line OACConfigError when it is not JSON: Airflow's own getter
+    raises a bare ValueError for an Extra edited by hand into something else."""
+    try:
+        return conn.extra
+    except ValueError:
+        raise OACConfigError(
+            f"Connection {conn_id!r}: Extra is not valid JSON: fix it or re-create the connection with "
+            f"airflow-oac login --conn-id {conn_id}."
+        ) from None
+
+
 def parse_extra(extra: str | dict[str, Any] | None, conn_id: str) -> dict[str, Any]:
     if extra is None or extra == "":
         return {}

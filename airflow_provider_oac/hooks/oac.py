@@ -18,6 +18,7 @@ from airflow_provider_oac.hooks.config import (
     DEFAULT_CONN_ID,
     OACConnectionConfig,
     connection_config,
+    connection_extra,
 )
 
 if TYPE_CHECKING:
@@ -86,7 +87,7 @@ class OACHook(BaseHook):
             host=conn.host,
             login=conn.login,
             password=conn.password,
-            extra=conn.extra,
+            extra=connection_extra(conn, self.oac_conn_id),
             conn_type=conn.conn_type,
         )
 
