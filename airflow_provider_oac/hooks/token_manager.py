@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from airflow_provider_oac.auth.tokens import TokenSet
 from airflow_provider_oac.errors import OACError, OACLoginRequired, OACTokenEndpointUnavailable
-from airflow_provider_oac.hooks._airflow import mask_secret
+from airflow_provider_oac.hooks import masking
 from airflow_provider_oac.hooks.locks import host_lock, lock_id, thread_lock
 from airflow_provider_oac.hooks.token_store import HostJournal, TokenRecord, TokenStore, newest, state_dir
 
@@ -97,7 +97,7 @@ class TokenManager:
         self._clock = clock
         self._sleep = sleep
         self._key = (config.conn_id, config.login_key)
-        mask_secret(config.refresh_token)
+        masking.mask_for_good(config.refresh_token)
         #: Counts IAM refreshes made by this manager (for tests and benchmarks).
         self.refresh_count = 0
 
@@ -180,8 +180,7 @@ class TokenManager:
         return tokens if self._usable(tokens) else None
 
     def _remember(self, tokens: TokenSet) -> TokenSet:
-        mask_secret(tokens.access_token)
-        mask_secret(tokens.refresh_token)
+        self._mask(tokens)
         with _cache_guard:
             _cache[self._key] = tokens
         return tokens
@@ -275,9 +274,18 @@ class TokenManager:
             ) from None
         except OACTokenEndpointUnavailable as exc:
             raise token_endpoint_error(self.config.conn_id, exc) from None
-        mask_secret(tokens.access_token)
-        mask_secret(tokens.refresh_token)
+        self._mask(tokens)
         return tokens
+
+    def _mask(self, tokens: TokenSet) -> None:
+        # One generation at a time: Airflow's masker would otherwise hold every token ever issued.
+        masking.mask_generation(
+            self._key,
+            tokens.access_token,
+            tokens.access_token_expires_at,
+            (tokens.access_token, tokens.refresh_token),
+            now=self._clock(),
+        )
 
     def _write_store(self, record: TokenRecord) -> None:
         delay = 0.5

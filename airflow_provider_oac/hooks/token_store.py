@@ -132,7 +132,7 @@ class VariableTokenStore:
             text = _orm_get_variable(key)
         record = TokenRecord.from_json(text) if text else None
         if record is not None:
-            _mask(record)
+            _mask(conn_id, record, text)
         return record if record is not None and record.login_key == login_key else None
 
     def write(self, conn_id: str, record: TokenRecord) -> None:
@@ -191,12 +191,19 @@ def _orm_get_variable(key: str) -> str | None:
         return row.val if row is not None else None
 
 
-def _mask(record: TokenRecord) -> None:
-    from airflow_provider_oac.hooks._airflow import mask_secret
+def _mask(conn_id: str, record: TokenRecord, text: str | None) -> None:
+    import time
 
-    mask_secret(record.refresh_token)
-    if record.access_token:
-        mask_secret(record.access_token)
+    from airflow_provider_oac.hooks.masking import mask_generation
+
+    # Airflow masks the Variable's whole text too (its name says "token"): retired with the tokens.
+    mask_generation(
+        (conn_id, record.login_key),
+        record.access_token or record.refresh_token,
+        record.access_token_expires_at or 0.0,
+        (record.refresh_token, record.access_token, text),
+        now=time.time(),
+    )
 
 
 # --- the host journal ------------------------------------------------------------------------------
@@ -246,7 +253,7 @@ class HostJournal:
             return None
         record = TokenRecord.from_json(text)
         if record is not None:
-            _mask(record)
+            _mask(conn_id, record, None)
         return record if record is not None and record.login_key == login_key else None
 
     def forget(self, conn_id: str) -> None:

@@ -1,0 +1,155 @@
+"""Masking rotating tokens without letting Airflow's secrets masker grow for ever.
+
+Airflow's masker keeps every value it was ever given and, on each new one, recompiles one regex
+of all of them. Our tokens rotate (a new access and refresh token at every refresh, about every
+85 s while work is waited on), so a triggerer that runs for weeks would hold thousands of them:
+measured on Airflow 3.3.2, one ``mask_secret`` takes 12 ms with 10 generations of tokens held,
+0.27 s with 100 and 2.4 s with 1,000 (``bench/masking.py``), stalling the event loop each time.
+
+So this process masks each generation of tokens once, and stops masking a generation when it is
+useless: at least :data:`KEEP_GENERATIONS` newer ones exist (its refresh token is spent) and its
+access token expired :data:`GRACE_SECONDS` ago. Only values this module registered are retired,
+and never one that a live generation still holds. Retiring uses the masker's private state; if a
+future Airflow changes it, nothing is retired (the old growth, never a leak).
+
+What cannot be retired: the copy Airflow's task/trigger supervisor process keeps (there is no
+"unmask" message). Tasks are short-lived; the triggerer's supervisor still grows by a few values
+per refresh (docs/tokens.md says so).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_provider_oac.hooks._airflow import mask_secret
+
+#: Generations kept masked after they are superseded (the newest is always masked).
+KEEP_GENERATIONS = 2
+#: How long after its access token expired a superseded generation stays masked.
+GRACE_SECONDS = 300.0
+
+
+@dataclass(slots=True)
+class _Generation:
+    identity: str
+    expires_at: float
+    secrets: set[str] = field(default_factory=set)
+
+
+_guard = threading.Lock()
+#: (conn_id, login_key) -> generations, oldest first.
+_generations: dict[tuple[str, str], list[_Generation]] = {}
+#: Values never retired: a login's own refresh token (Airflow masks the connection's password too).
+_protected: set[str] = set()
+
+
+def mask_for_good(value: str | None) -> None:
+    """Mask ``value`` and never retire it, even if a generation also holds it."""
+    if value:
+        with _guard:
+            _protected.add(value)
+        mask_secret(value)
+
+
+def mask_generation(
+    key: tuple[str, str],
+    identity: str,
+    access_token_expires_at: float,
+    secrets: Iterable[str | None],
+    *,
+    now: float,
+) -> None:
+    """Mask ``secrets`` (one generation's tokens, and e.g. the stored record's text; ``identity``
+    tells generations apart: the access token) once, then stop masking generations that are spent
+    and expired. Cheap when nothing is new."""
+    with _guard:
+        generations = _generations.setdefault(key, [])
+        generation = next((g for g in generations if g.identity == identity), None)
+        if generation is None:
+            generation = _Generation(identity, access_token_expires_at)
+            generations.append(generation)
+        new = [s for s in secrets if s and s not in generation.secrets]
+        generation.secrets.update(new)
+        retired = _retire(generations, now)
+    for secret in new:
+        mask_secret(secret)
+    if retired:
+        unmask_secrets(retired)
+
+
+def _retire(generations: list[_Generation], now: float) -> set[str]:
+    due = [
+        g
+        for g in generations[: max(0, len(generations) - 1 - KEEP_GENERATIONS)]
+        if now >= g.expires_at + GRACE_SECONDS
+    ]
+    if not due:
+        return set()
+    for g in due:
+        generations.remove(g)
+    live = set().union(_protected, *(g.secrets for g in generations))
+    return set().union(*(g.secrets for g in due)) - live
+
+
+def masked_generations(key: tuple[str, str]) -> int:
+    """How many generations of ``key`` this process masks (for tests and the bench)."""
+    with _guard:
+        return len(_generations.get(key, ()))
+
+
+def unmask_secrets(values: Iterable[str]) -> int:
+    """Stop masking ``values`` in this process's secrets masker; returns how many were removed.
+
+    Tolerates concurrent ``add_mask`` calls: a pattern another thread adds meanwhile is kept."""
+    masker = _masker()
+    if masker is None:
+        return 0
+    removed = {re.escape(v) for v in values if v}
+    while True:
+        old = masker.patterns
+        try:
+            kept = set(old) - removed
+        except RuntimeError:  # another thread added to the set while we copied it
+            continue
+        if len(kept) == len(old):
+            return 0
+        masker.patterns = kept
+        late = set(old) - kept - removed  # added to the old set after our copy
+        if not late:
+            break
+        kept |= late
+    masker.replacer = re.compile("|".join(kept)) if kept else None
+    return len(old) - len(kept)
+
+
+def _masker() -> Any:
+    """The process's secrets masker, if it has the shape this module knows (3.0-3.3)."""
+    import importlib
+
+    # Where mask_secret finds it: airflow.sdk.log on 3.3; execution_time.secrets_masker on older SDKs.
+    for module_name in ("airflow.sdk.log", "airflow.sdk.execution_time.secrets_masker"):
+        try:
+            factory = getattr(importlib.import_module(module_name), "_secrets_masker", None)
+        except ImportError:
+            continue
+        if factory is not None:
+            break
+    else:
+        return None
+    masker = factory()
+    if not isinstance(getattr(masker, "patterns", None), set) or not hasattr(masker, "replacer"):
+        return None
+    return masker
+
+
+def forget(key: tuple[str, str] | None = None) -> None:
+    """Forget which generations were masked (tests; after a logout). Masks stay as they are."""
+    with _guard:
+        if key is None:
+            _generations.clear()
+        else:
+            _generations.pop(key, None)
