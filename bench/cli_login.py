@@ -126,6 +126,7 @@ def main() -> int:
                 written += exists
             after = emulator.control.counters()
             polls = after["device_polls"] - before["device_polls"]
+            slow_downs = after["slow_downs"] - before["slow_downs"]
             worst = max(latencies) / interval
             # The poll wait is what the interval bounds; writing the connection comes on top.
             ok = (max(latencies) - write) / interval <= 1.0 and written == args.repeats
@@ -141,6 +142,7 @@ def main() -> int:
                     f"{(max(latencies) - write) / interval:.2f}",
                     f"{written}/{args.repeats}",
                     f"{polls} ({polls / args.repeats:.1f} per login)",
+                    slow_downs,
                 ]
             )
     _env.print_table(
@@ -155,6 +157,7 @@ def main() -> int:
             "(max - write) / interval",
             "connection written",
             "device polls",
+            "slow_down answers",
         ],
         rows,
         note=(

@@ -38,6 +38,7 @@ COUNTER_NAMES = (
     "device_authorizations",
     "device_polls",
     "device_grants",
+    "slow_downs",
     "refreshes",
     "refresh_failures",
     "spent_refresh_token_presentations",
@@ -524,6 +525,7 @@ class EmulatorState:
         ):
             # RFC 8628 §3.5: the interval grows by 5 s for this and all later polls.
             device.interval += 5
+            self._counters["slow_downs"] += 1
             raise OAuthProblem(400, "slow_down", "Polling too often: wait longer between requests.")
         if device.decision == "pending":
             raise OAuthProblem(400, "authorization_pending", "The user has not yet approved the request.")
