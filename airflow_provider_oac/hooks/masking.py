@@ -3,14 +3,17 @@
 Airflow's masker keeps every value it was ever given and, on each new one, recompiles one regex
 of all of them. Our tokens rotate (a new access and refresh token at every refresh, about every
 85 s while work is waited on), so a triggerer that runs for weeks would hold thousands of them:
-measured on Airflow 3.3.2, one ``mask_secret`` takes 12 ms with 10 generations of tokens held,
-0.27 s with 100 and 2.4 s with 1,000 (``bench/masking.py``), stalling the event loop each time.
+measured on Airflow 3.3.2, one ``mask_secret`` takes 8 ms with 10 generations of tokens held,
+0.25 s with 100 and 1.7 s with 1,000 (``bench/masking.py``), stalling the event loop each time.
 
 So this process masks each generation of tokens once, and stops masking a generation when it is
 useless: at least :data:`KEEP_GENERATIONS` newer ones exist (its refresh token is spent) and its
 access token expired :data:`GRACE_SECONDS` ago. Only values this module registered are retired,
 and never one that a live generation still holds. Retiring uses the masker's private state; if a
 future Airflow changes it, nothing is retired (the old growth, never a leak).
+
+Retiring applies to both maskers a process may have: the Task SDK's and, where the ORM loads
+Variables (the CLI, the API server), core Airflow's.
 
 What cannot be retired: the copy Airflow's task/trigger supervisor process keeps (there is no
 "unmask" message). Tasks are short-lived; the triggerer's supervisor still grows by a few values
@@ -102,13 +105,14 @@ def masked_generations(key: tuple[str, str]) -> int:
 
 
 def unmask_secrets(values: Iterable[str]) -> int:
-    """Stop masking ``values`` in this process's secrets masker; returns how many were removed.
+    """Stop masking ``values`` in this process's secrets maskers; returns how many were removed.
 
     Tolerates concurrent ``add_mask`` calls: a pattern another thread adds meanwhile is kept."""
-    masker = _masker()
-    if masker is None:
-        return 0
     removed = {re.escape(v) for v in values if v}
+    return sum(_unmask(masker, removed) for masker in _maskers()) if removed else 0
+
+
+def _unmask(masker: Any, removed: set[str]) -> int:
     while True:
         old = masker.patterns
         try:
@@ -126,24 +130,33 @@ def unmask_secrets(values: Iterable[str]) -> int:
     return len(old) - len(kept)
 
 
-def _masker() -> Any:
-    """The process's secrets masker, if it has the shape this module knows (3.0-3.3)."""
+#: Where Airflow keeps its maskers: the Task SDK's (what ``mask_secret`` feeds; airflow.sdk.log on
+#: 3.3, execution_time.secrets_masker on older SDKs) and core's (fed when the ORM loads a Variable,
+#: e.g. in the CLI or the API server; airflow._shared on 3.3, airflow.utils.log before).
+_SDK_MASKER = ("airflow.sdk.log", "airflow.sdk.execution_time.secrets_masker")
+_CORE_MASKER = ("airflow._shared.secrets_masker", "airflow.utils.log.secrets_masker")
+
+
+def _masker(module_names: tuple[str, ...] = _SDK_MASKER) -> Any:
+    """A secrets masker, if one of ``module_names`` has one of the shape this module knows."""
     import importlib
 
-    # Where mask_secret finds it: airflow.sdk.log on 3.3; execution_time.secrets_masker on older SDKs.
-    for module_name in ("airflow.sdk.log", "airflow.sdk.execution_time.secrets_masker"):
+    for module_name in module_names:
         try:
             factory = getattr(importlib.import_module(module_name), "_secrets_masker", None)
         except ImportError:
             continue
         if factory is not None:
-            break
-    else:
-        return None
-    masker = factory()
-    if not isinstance(getattr(masker, "patterns", None), set) or not hasattr(masker, "replacer"):
-        return None
-    return masker
+            masker = factory()
+            if isinstance(getattr(masker, "patterns", None), set) and hasattr(masker, "replacer"):
+                return masker
+            return None
+    return None
+
+
+def _maskers() -> list[Any]:
+    found = [m for m in (_masker(_SDK_MASKER), _masker(_CORE_MASKER)) if m is not None]
+    return [m for i, m in enumerate(found) if all(m is not other for other in found[:i])]
 
 
 def forget(key: tuple[str, str] | None = None) -> None:
