@@ -176,7 +176,7 @@ def cell(result: dict[str, Any] | None) -> str:
         notes.append("login revoked")
     failed = result["tasks"] - result["tasks_ok"]
     if failed:
-        notes.append(f"{failed} tasks failed")
+        notes.append(f"{failed} task{'' if failed == 1 else 's'} failed")
     return f"{result['token_requests']} ({', '.join(notes)})"
 
 
