@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from airflow_provider_oac.client.models import Accepted
 
 IF_EXISTS_POLICIES = ("fail", "reuse", "replace")
+#: How long to wait for the snapshot of an unanswered request when the operator has no ``timeout``.
+UNANSWERED_WAIT_SECONDS = 3600.0
 #: The restore operator's work record while its safety snapshot is being taken.
 SAFETY_SNAPSHOT = "safety_snapshot"
 
@@ -52,6 +54,15 @@ class SnapshotMakingOperator(OACBaseOperator):
         return self._announce(context, self._make(context))
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        from airflow_provider_oac.triggers.work_request import OUTCOME_SUCCEEDED
+
+        if event and event.get("snapshot_name") and event.get("status") == OUTCOME_SUCCEEDED:
+            # The deferred wait after an unanswered request (see _await_by_name) saw the snapshot.
+            self.work_record(context).clear()
+            self.log.info("Snapshot %r appeared: id %s.", event["snapshot_name"], event["snapshot_id"])
+            return self._announce(context, event["snapshot_id"])
+        # Failures of either wait: base rules (a dead login fails for good; else the record stays,
+        # so a retry waits again instead of posting again).
         return self._announce(context, super().execute_complete(context, event))
 
     def _announce(self, context: Context, snapshot_id: str | None) -> str | None:
@@ -120,11 +131,31 @@ class SnapshotMakingOperator(OACBaseOperator):
         )
 
     def _await_by_name(self, context: Context, name: str) -> str:
+        """Wait, in the worker or deferred, for a snapshot called ``name``: OAC got our request but
+        its answer was lost, so it may or may not be making one. The request is never sent again."""
         import time
+        from datetime import timedelta
 
         from airflow_provider_oac.errors import OACError
+        from airflow_provider_oac.triggers.work_request import unanswered_request_message
 
-        deadline = time.monotonic() + (self.timeout or 3600.0)
+        timeout = self.timeout or UNANSWERED_WAIT_SECONDS
+        if self.deferrable:
+            from airflow_provider_oac.triggers.work_request import OACSnapshotNameTrigger
+
+            self.log.info("Deferring: the triggerer waits for a snapshot named %r.", name)
+            self.defer(
+                trigger=OACSnapshotNameTrigger(
+                    snapshot_name=name,
+                    operation=self.operation,
+                    oac_conn_id=self.oac_conn_id,
+                    poll_interval=self.poll_interval,
+                    timeout=timeout,
+                ),
+                method_name="execute_complete",
+                timeout=timedelta(seconds=timeout + 2 * self.poll_interval),
+            )
+        deadline = time.monotonic() + timeout
         while True:
             snapshots = self.hook.find_snapshots(name)
             if snapshots:
@@ -132,10 +163,7 @@ class SnapshotMakingOperator(OACBaseOperator):
                 self.log.info("Snapshot %r appeared: id %s.", name, snapshots[0].id)
                 return snapshots[0].id
             if time.monotonic() >= deadline:
-                raise OACError(
-                    f"OAC gave no answer to the request to {self.operation} snapshot {name!r} and no snapshot of that "
-                    "name appeared in time; no second request was sent. Check OAC before running the task again."
-                )
+                raise OACError(unanswered_request_message(self.operation, name))
             time.sleep(self.poll_interval)
 
     def finish(self, context: Context, work_request_id: str) -> str | None:

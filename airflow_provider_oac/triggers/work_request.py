@@ -43,35 +43,40 @@ def _failure_text(work_request: WorkRequest) -> str:
     return f"OAC work request {work_request.id} ended {work_request.status.value}: {detail}"
 
 
-class OACWorkRequestTrigger(BaseTrigger):
-    """Polls ``GET /workRequests/{id}`` every ``poll_interval`` seconds until it ends."""
+class _PollingTrigger(BaseTrigger):
+    """Polls OAC every ``poll_interval`` seconds until :meth:`poll` returns an event, the timeout
+    passes, or OAC or IAM fails for good. Subclasses say what to ask and what the answer means."""
 
     def __init__(
         self,
-        work_request_id: str,
         oac_conn_id: str = "oac_default",
         poll_interval: float = 10.0,
         timeout: float | None = None,
         started_at: float | None = None,
     ):
         super().__init__()
-        self.work_request_id = work_request_id
         self.oac_conn_id = oac_conn_id
         self.poll_interval = float(poll_interval)
         self.timeout = None if timeout is None else float(timeout)
         self.started_at = time.time() if started_at is None else float(started_at)
 
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "work_request_id": self.work_request_id,
-                "oac_conn_id": self.oac_conn_id,
-                "poll_interval": self.poll_interval,
-                "timeout": self.timeout,
-                "started_at": self.started_at,
-            },
-        )
+    def _common_kwargs(self) -> dict[str, Any]:
+        return {
+            "oac_conn_id": self.oac_conn_id,
+            "poll_interval": self.poll_interval,
+            "timeout": self.timeout,
+            "started_at": self.started_at,
+        }
+
+    async def poll(self, client: Any) -> dict[str, Any] | None:
+        """One look at OAC: the event to send when the wait is over, else None."""
+        raise NotImplementedError
+
+    def timeout_event(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def error_event(self, status: str, message: str) -> dict[str, Any]:
+        raise NotImplementedError
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         from airflow_provider_oac.errors import OACError, OACLoginRequired
@@ -85,35 +90,115 @@ class OACWorkRequestTrigger(BaseTrigger):
                 # would poll together at every interval; a random first wait spreads them out.
                 await asyncio.sleep(random.uniform(0, self.poll_interval))  # noqa: S311 - jitter, not a secret
                 while True:
-                    work_request = await client.get_work_request(self.work_request_id)
-                    self.log.info(
-                        "Work request %s: %s (%s%%)",
-                        work_request.id,
-                        work_request.status.value,
-                        "?"
-                        if work_request.percent_complete is None
-                        else f"{work_request.percent_complete:.0f}",
-                    )
-                    if work_request.status.is_terminal:
-                        yield TriggerEvent(work_request_event(work_request))
+                    event = await self.poll(client)
+                    if event is not None:
+                        yield TriggerEvent(event)
                         return
                     if self.timeout is not None and time.time() - self.started_at >= self.timeout:
-                        yield TriggerEvent(
-                            {
-                                "status": OUTCOME_TIMEOUT,
-                                "work_request_id": self.work_request_id,
-                                "message": f"OAC work request {self.work_request_id} did not finish within "
-                                f"{self.timeout:.0f} s (OAC cannot cancel it; it may still finish).",
-                            }
-                        )
+                        yield TriggerEvent(self.timeout_event())
                         return
                     await asyncio.sleep(self.poll_interval)
         except OACError as exc:
             dead_login = isinstance(exc, OACLoginRequired)
             yield TriggerEvent(
-                {
-                    "status": OUTCOME_LOGIN_REQUIRED if dead_login else OUTCOME_ERROR,
-                    "work_request_id": self.work_request_id,
-                    "message": str(exc),
-                }
+                self.error_event(OUTCOME_LOGIN_REQUIRED if dead_login else OUTCOME_ERROR, str(exc))
             )
+
+
+class OACWorkRequestTrigger(_PollingTrigger):
+    """Polls ``GET /workRequests/{id}`` every ``poll_interval`` seconds until it ends."""
+
+    def __init__(
+        self,
+        work_request_id: str,
+        oac_conn_id: str = "oac_default",
+        poll_interval: float = 10.0,
+        timeout: float | None = None,
+        started_at: float | None = None,
+    ):
+        super().__init__(oac_conn_id, poll_interval, timeout, started_at)
+        self.work_request_id = work_request_id
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {"work_request_id": self.work_request_id, **self._common_kwargs()},
+        )
+
+    async def poll(self, client: Any) -> dict[str, Any] | None:
+        work_request = await client.get_work_request(self.work_request_id)
+        self.log.info(
+            "Work request %s: %s (%s%%)",
+            work_request.id,
+            work_request.status.value,
+            "?" if work_request.percent_complete is None else f"{work_request.percent_complete:.0f}",
+        )
+        return work_request_event(work_request) if work_request.status.is_terminal else None
+
+    def timeout_event(self) -> dict[str, Any]:
+        return self.error_event(
+            OUTCOME_TIMEOUT,
+            f"OAC work request {self.work_request_id} did not finish within {self.timeout:.0f} s (OAC cannot "
+            "cancel it; it may still finish).",
+        )
+
+    def error_event(self, status: str, message: str) -> dict[str, Any]:
+        return {"status": status, "work_request_id": self.work_request_id, "message": message}
+
+
+def unanswered_request_message(operation: str, name: str) -> str:
+    """Why a task gave up waiting for a snapshot OAC may or may not have started (sync and deferred)."""
+    return (
+        f"OAC gave no answer to the request to {operation} snapshot {name!r} and no snapshot of that name "
+        "appeared in time; no second request was sent. Check OAC before running the task again."
+    )
+
+
+class OACSnapshotNameTrigger(_PollingTrigger):
+    """Polls the snapshot list until a snapshot called ``snapshot_name`` is there: the wait after a
+    create whose request got no answer (OAC may or may not have accepted it; it is never sent again)."""
+
+    def __init__(
+        self,
+        snapshot_name: str,
+        operation: str = "create",
+        oac_conn_id: str = "oac_default",
+        poll_interval: float = 10.0,
+        timeout: float | None = None,
+        started_at: float | None = None,
+    ):
+        super().__init__(oac_conn_id, poll_interval, timeout, started_at)
+        self.snapshot_name = snapshot_name
+        self.operation = operation
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {"snapshot_name": self.snapshot_name, "operation": self.operation, **self._common_kwargs()},
+        )
+
+    async def poll(self, client: Any) -> dict[str, Any] | None:
+        snapshots = await client.find_snapshots(self.snapshot_name)
+        if not snapshots:
+            self.log.info("No snapshot named %r yet.", self.snapshot_name)
+            return None
+        return {
+            "status": OUTCOME_SUCCEEDED,
+            "snapshot_name": self.snapshot_name,
+            "snapshot_id": snapshots[0].id,
+            "work_request_id": None,
+            "message": None,
+        }
+
+    def timeout_event(self) -> dict[str, Any]:
+        return self.error_event(
+            OUTCOME_TIMEOUT, unanswered_request_message(self.operation, self.snapshot_name)
+        )
+
+    def error_event(self, status: str, message: str) -> dict[str, Any]:
+        return {
+            "status": status,
+            "snapshot_name": self.snapshot_name,
+            "work_request_id": None,
+            "message": message,
+        }

@@ -187,6 +187,50 @@ def test_deferrable_create_waits_in_the_trigger(emulator):
     assert xcom(run, "backup") == emulator.control.snapshots()[0]["id"]
 
 
+def posts(emulator, path: str = "/api/20210901/snapshots") -> int:
+    return sum(1 for r in emulator.control.request_log() if r["method"] == "POST" and r["path"] == path)
+
+
+def test_a_deferred_create_whose_answer_was_lost_waits_for_the_snapshot_in_the_trigger(emulator, capfd):
+    # OAC makes the snapshot but its answer is an error: the outcome is unknown, so the task must
+    # not post again; deferrable, it waits for the name in the triggerer, not in a worker slot.
+    emulator.control.add_fault("POST /api/20210901/snapshots", "accept_then_error", status=502)
+    run = run_dag(
+        "oac_test_deferred_lost_answer",
+        """
+        OACCreateSnapshotOperator(
+            task_id="backup", name="lost-answer", password=PASSWORD, poll_interval=0.2, timeout=30,
+            deferrable=True,
+        )
+        """,
+    )
+    assert states(run) == {"backup": "success"}
+    assert xcom(run, "backup") == emulator.control.snapshots()[0]["id"]
+    assert emulator.control.counters()["snapshots_created"] == 1
+    assert posts(emulator) == 1
+    assert "the triggerer waits for a snapshot named 'lost-answer'" in capfd.readouterr().out
+
+
+def test_a_deferred_create_without_answer_or_snapshot_fails_and_never_posts_again(emulator, capfd):
+    emulator.control.add_fault("POST /api/20210901/snapshots", "status", status=500, times=5)
+    run = run_dag(
+        "oac_test_deferred_no_answer",
+        """
+        OACCreateSnapshotOperator(
+            task_id="backup", name="no-answer", password=PASSWORD, poll_interval=0.2, timeout=1,
+            deferrable=True,
+        )
+        """,
+        retries=1,
+    )
+    assert states(run) == {"backup": "failed"}
+    assert emulator.control.snapshots() == []
+    assert posts(emulator) == 1  # the retry waited for the name again instead of posting
+    out = capfd.readouterr().out
+    assert "no snapshot of that name appeared in time; no second request was sent" in out
+    assert out.count("the triggerer waits for a snapshot named 'no-answer'") == 2
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
