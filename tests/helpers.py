@@ -7,6 +7,8 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,24 @@ def login(emulator: Any, conn_id: str = "oac_default", **extra: Any):
         refresh_token_lifetime=lifetime,
         extra_updates={"bucket": "test-bucket", "refresh_token_lifetime": lifetime, **extra},
     )
+
+
+@contextmanager
+def own_login(
+    emulator: Any, conn_id: str, tmp_path: Path, monkeypatch: Any, *, work_request_seconds: float = 0.2
+) -> Iterator[None]:
+    """A fresh login of ``conn_id`` with the test's own token state directory (subprocesses inherit
+    it, so their host journal is the test's too), and no process token cache before or after."""
+    from airflow_provider_oac.hooks.token_manager import forget_process_cache
+
+    monkeypatch.setenv("AIRFLOW_PROVIDER_OAC_STATE_DIR", str(tmp_path / "state"))
+    forget_process_cache()
+    emulator.control.configure(work_request_seconds=work_request_seconds)
+    login(emulator, conn_id)
+    try:
+        yield
+    finally:
+        forget_process_cache()
 
 
 def cli(

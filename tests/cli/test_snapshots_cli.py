@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.helpers import BIN, cli, login
+from tests.helpers import BIN, cli, own_login
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
@@ -20,15 +20,8 @@ CONN = "oac_cli_snaps"
 
 @pytest.fixture(autouse=True)
 def logged_in(tmp_path, monkeypatch, emulator):
-    from airflow_provider_oac.hooks.token_manager import forget_process_cache
-
-    # The subprocesses inherit this: their host journal lives in the test's own directory.
-    monkeypatch.setenv("AIRFLOW_PROVIDER_OAC_STATE_DIR", str(tmp_path / "state"))
-    forget_process_cache()
-    emulator.control.configure(work_request_seconds=0.2)
-    login(emulator, CONN)
-    yield
-    forget_process_cache()
+    with own_login(emulator, CONN, tmp_path, monkeypatch, work_request_seconds=0.2):
+        yield
 
 
 def snaps(

@@ -8,7 +8,7 @@ import pytest
 
 from airflow_provider_oac.errors import OACAPIError, OACConfigError, OACWorkRequestFailed
 from airflow_provider_oac.hooks.oac import OACHook
-from tests.helpers import login
+from tests.helpers import own_login
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
@@ -17,14 +17,8 @@ PASSWORD = "Snapshot-Pa55word!"
 
 @pytest.fixture(autouse=True)
 def logged_in(tmp_path, monkeypatch, emulator):
-    from airflow_provider_oac.hooks.token_manager import forget_process_cache
-
-    monkeypatch.setenv("AIRFLOW_PROVIDER_OAC_STATE_DIR", str(tmp_path / "state"))
-    forget_process_cache()
-    emulator.control.configure(work_request_seconds=0.1)
-    login(emulator, "oac_lifecycle")
-    yield
-    forget_process_cache()
+    with own_login(emulator, "oac_lifecycle", tmp_path, monkeypatch, work_request_seconds=0.1):
+        yield
 
 
 def hook() -> OACHook:

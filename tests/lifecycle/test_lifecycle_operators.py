@@ -8,7 +8,7 @@ import time
 import pytest
 
 from airflow_provider_oac.hooks.oac import OACHook
-from tests.helpers import login, write_dag
+from tests.helpers import own_login, write_dag
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
@@ -29,14 +29,8 @@ PASSWORD = {PASSWORD!r}
 
 @pytest.fixture(autouse=True)
 def logged_in(tmp_path, monkeypatch, emulator):
-    from airflow_provider_oac.hooks.token_manager import forget_process_cache
-
-    monkeypatch.setenv("AIRFLOW_PROVIDER_OAC_STATE_DIR", str(tmp_path / "state"))
-    forget_process_cache()
-    emulator.control.configure(work_request_seconds=0.2)
-    login(emulator, "oac_default")
-    yield
-    forget_process_cache()
+    with own_login(emulator, "oac_default", tmp_path, monkeypatch, work_request_seconds=0.2):
+        yield
 
 
 def run_dag(dag_id: str, tasks: str, *, retries: int = 0):

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import pytest
 
 from tests.conftest import REPO
-from tests.helpers import login, write_dag
+from tests.helpers import own_login, write_dag
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
@@ -18,15 +18,9 @@ PASSWORD = "Snapshot-Pa55word!"
 def isolated(tmp_path, monkeypatch, emulator):
     from airflow.models import Variable
 
-    from airflow_provider_oac.hooks.token_manager import forget_process_cache
-
-    monkeypatch.setenv("AIRFLOW_PROVIDER_OAC_STATE_DIR", str(tmp_path / "state"))
-    forget_process_cache()
-    emulator.control.configure(work_request_seconds=0.3)
-    login(emulator, "oac_default")
-    Variable.set("oac_snapshot_password", PASSWORD)
-    yield
-    forget_process_cache()
+    with own_login(emulator, "oac_default", tmp_path, monkeypatch, work_request_seconds=0.3):
+        Variable.set("oac_snapshot_password", PASSWORD)
+        yield
 
 
 def example_dag(dag_id: str):

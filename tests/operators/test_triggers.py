@@ -14,7 +14,7 @@ from airflow_provider_oac.triggers.work_request import (
     OACSnapshotNameTrigger,
     OACWorkRequestTrigger,
 )
-from tests.helpers import login
+from tests.helpers import own_login
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
@@ -23,14 +23,8 @@ PASSWORD = "Snapshot-Pa55word!"
 
 @pytest.fixture(autouse=True)
 def logged_in(tmp_path, monkeypatch, emulator):
-    from airflow_provider_oac.hooks.token_manager import forget_process_cache
-
-    monkeypatch.setenv("AIRFLOW_PROVIDER_OAC_STATE_DIR", str(tmp_path / "state"))
-    forget_process_cache()
-    emulator.control.configure(work_request_seconds=0.2)
-    login(emulator, "oac_triggers")
-    yield
-    forget_process_cache()
+    with own_login(emulator, "oac_triggers", tmp_path, monkeypatch, work_request_seconds=0.2):
+        yield
 
 
 def rebuilt(trigger):
