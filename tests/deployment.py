@@ -172,10 +172,24 @@ class AirflowDeployment:
         return response.json() if response.content else None
 
     def trigger(self, dag_id: str, *, conf: dict[str, Any] | None = None, run_id: str | None = None) -> str:
-        body: dict[str, Any] = {"logical_date": None, "conf": conf or {}}
-        if run_id is not None:
-            body["dag_run_id"] = run_id
-        return self.api("POST", f"/dags/{dag_id}/dagRuns", json=body)["dag_run_id"]
+        """Start a DAG run. With SQLite, the API server's write can lose to a running task's and
+        answer 500 "Database error" (database locked past its 5 s busy timeout: seen once in CI);
+        the run id is ours, so asking again cannot start a second run (a 409 means the first one
+        did)."""
+        import uuid
+
+        run_id = run_id or f"manual__test_{uuid.uuid4().hex}"
+        body: dict[str, Any] = {"logical_date": None, "conf": conf or {}, "dag_run_id": run_id}
+        for attempt in range(1, 5):
+            try:
+                return self.api("POST", f"/dags/{dag_id}/dagRuns", json=body)["dag_run_id"]
+            except RuntimeError as exc:
+                if attempt > 1 and "-> 409" in str(exc):
+                    return run_id
+                if "-> 500" not in str(exc) or "Database error" not in str(exc) or attempt == 4:
+                    raise
+                time.sleep(2 * attempt)
+        raise AssertionError("unreachable")
 
     def run_states(self, dag_id: str) -> dict[str, str]:
         runs = self.api("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 1000})["dag_runs"]
