@@ -113,21 +113,24 @@ def unmask_secrets(values: Iterable[str]) -> int:
 
 
 def _unmask(masker: Any, removed: set[str]) -> int:
+    old = masker.patterns
+    snapshot = _copy(old)
+    gone = snapshot & removed
+    if not gone:
+        return 0
+    kept = snapshot - gone
+    masker.patterns = kept
+    kept |= _copy(old) - snapshot  # added to the old set by a thread that read it before the swap
+    masker.replacer = re.compile("|".join(_copy(kept))) if kept else None
+    return len(gone)
+
+
+def _copy(patterns: set[str]) -> set[str]:
     while True:
-        old = masker.patterns
         try:
-            kept = set(old) - removed
-        except RuntimeError:  # another thread added to the set while we copied it
+            return set(patterns)
+        except RuntimeError:  # another thread added to it while we copied it
             continue
-        if len(kept) == len(old):
-            return 0
-        masker.patterns = kept
-        late = set(old) - kept - removed  # added to the old set after our copy
-        if not late:
-            break
-        kept |= late
-    masker.replacer = re.compile("|".join(kept)) if kept else None
-    return len(old) - len(kept)
 
 
 #: Where Airflow keeps its maskers: the Task SDK's (what ``mask_secret`` feeds; airflow.sdk.log on

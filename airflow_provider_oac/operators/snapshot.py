@@ -58,9 +58,9 @@ class SnapshotMakingOperator(OACBaseOperator):
 
         if event and event.get("snapshot_name") and event.get("status") == OUTCOME_SUCCEEDED:
             # The deferred wait after an unanswered request (see _await_by_name) saw the snapshot.
-            self.work_record(context).clear()
-            self.log.info("Snapshot %r appeared: id %s.", event["snapshot_name"], event["snapshot_id"])
-            return self._announce(context, event["snapshot_id"])
+            return self._announce(
+                context, self._appeared(context, event["snapshot_name"], event["snapshot_id"])
+            )
         # Failures of either wait: base rules (a dead login fails for good; else the record stays,
         # so a retry waits again instead of posting again).
         return self._announce(context, super().execute_complete(context, event))
@@ -159,12 +159,16 @@ class SnapshotMakingOperator(OACBaseOperator):
         while True:
             snapshots = self.hook.find_snapshots(name)
             if snapshots:
-                self.work_record(context).clear()
-                self.log.info("Snapshot %r appeared: id %s.", name, snapshots[0].id)
-                return snapshots[0].id
+                return self._appeared(context, name, snapshots[0].id)
             if time.monotonic() >= deadline:
                 raise OACError(unanswered_request_message(self.operation, name))
             time.sleep(self.poll_interval)
+
+    def _appeared(self, context: Context, name: str, snapshot_id: str) -> str:
+        """The wait for an unanswered request's snapshot is over: nothing left to re-attach to."""
+        self.work_record(context).clear()
+        self.log.info("Snapshot %r appeared: id %s.", name, snapshot_id)
+        return snapshot_id
 
     def finish(self, context: Context, work_request_id: str) -> str | None:
         with self.oac_errors():
