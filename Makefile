@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: all venv test lint typecheck docs pytest browser-deps demo emulator lock clean bench faults
+.PHONY: all venv test lint typecheck docs dist pytest browser-deps demo emulator lock clean bench faults
 
 all: test
 
@@ -28,6 +28,13 @@ typecheck: $(STAMP)
 docs: $(STAMP)
 	rm -rf docs/_build
 	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+
+# The wheel and the sdist in dist/, built with the pinned hatchling (no download) and checked with
+# twine (metadata, README rendering). tests/test_dist.py installs the wheel into a clean venv.
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/uv build --quiet --no-build-isolation --python $(BIN)/python --out-dir dist
+	$(BIN)/twine check --strict dist/*
 
 pytest: $(STAMP) browser-deps
 	$(BIN)/pytest
@@ -56,7 +63,7 @@ lock: $(STAMP)
 	$(BIN)/uv pip compile --quiet requirements/dev.in -o requirements/dev.lock --python-version 3.11
 
 clean:
-	rm -rf $(VENV) docs/_build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) dist docs/_build .pytest_cache .mypy_cache .ruff_cache
 
 # The fault matrix, the secret scan (two real deployments) and the bad-input matrix; writes
 # docs/reliability.md and fails if an invariant broke. make test runs their short forms (tests/faults).

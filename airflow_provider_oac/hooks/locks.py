@@ -134,7 +134,7 @@ def postgres_advisory_lock(lock_conn: Any, name: str, timeout: float) -> Iterato
     except ImportError:
         raise OACConfigError(
             "lock_conn_id names a postgres connection but psycopg2 is not installed: "
-            "pip install 'airflow-provider-oac[postgres]'."
+            "pip install psycopg2-binary (the provider's postgres extra)."
         ) from None
     key = advisory_lock_key(name)
     extra = _extras(lock_conn)
@@ -210,7 +210,7 @@ def redis_lock(
     except ImportError:
         raise OACConfigError(
             "lock_conn_id names a redis connection but the redis client is not installed: "
-            "pip install 'airflow-provider-oac[redis]'."
+            "pip install redis (the provider's redis extra)."
         ) from None
     extra = _extras(lock_conn)
     where = f"the Redis refresh lock (connection {_lock_conn_name(lock_conn)})"
