@@ -14,6 +14,7 @@ task per connection if you have several.
 
 from __future__ import annotations
 
+# [START howto_operator_oac_keep_alive]
 from datetime import datetime, timedelta
 
 from airflow.sdk import dag
@@ -35,3 +36,4 @@ def oac_keep_alive():
 
 
 oac_keep_alive()
+# [END howto_operator_oac_keep_alive]

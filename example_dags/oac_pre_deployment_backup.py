@@ -12,6 +12,7 @@ Variable ``oac_snapshot_password`` (its name contains "password", so Airflow mas
 
 from __future__ import annotations
 
+# [START howto_oac_pre_deployment_backup]
 from datetime import datetime
 
 from airflow.sdk import dag, task
@@ -40,7 +41,7 @@ def oac_pre_deployment_backup():
     @task
     def deploy(snapshot_id: str) -> str:
         # Your deployment goes here (catalog import, dataset reload, ...). If it goes wrong,
-        # restore `snapshot_id` with the oac_environment_refresh DAG.
+        # restore `snapshot_id` with the oac_rollback DAG.
         print(f"Deploying; rollback point is OAC snapshot {snapshot_id}")
         return snapshot_id
 
@@ -48,3 +49,4 @@ def oac_pre_deployment_backup():
 
 
 oac_pre_deployment_backup()
+# [END howto_oac_pre_deployment_backup]

@@ -13,6 +13,7 @@ Needs the ``oac_default`` connection (``airflow-oac login``).
 
 from __future__ import annotations
 
+# [START howto_oac_snapshot_consumer]
 from datetime import datetime, timedelta
 
 from airflow.sdk import dag, task
@@ -52,3 +53,4 @@ def oac_snapshot_consumer():
 
 
 oac_snapshot_consumer()
+# [END howto_oac_snapshot_consumer]

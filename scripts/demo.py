@@ -141,13 +141,13 @@ def main() -> int:
         print(f"    snapshot {snapshot['name']!r} created, id {snapshot['id']}")
         done(started)
 
-        started = step(f"Running example DAG oac_environment_refresh (restore {snapshot['name']!r})")
+        started = step(f"Running example DAG oac_rollback (restore {snapshot['name']!r})")
         run(
             [
                 str(BIN / "airflow"),
                 "dags",
                 "test",
-                "oac_environment_refresh",
+                "oac_rollback",
                 "--conf",
                 json.dumps({"snapshot_name": snapshot["name"]}),
             ],

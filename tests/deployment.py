@@ -19,6 +19,23 @@ BIN = Path(sys.executable).parent
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 
 
+# The example DAGs a deployment loads: the ones the deployment tests trigger, plus the keep-alive and
+# the asset consumer. Not the whole folder: the deployments unpause new DAGs, and scheduled examples
+# such as oac_nightly_snapshot would start runs (and snapshots) of their own.
+DEPLOYMENT_EXAMPLES = ("oac_pre_deployment_backup", "oac_rollback", "oac_keep_alive", "oac_snapshot_consumer")
+
+
+def example_dags_folder(target: Path, names: tuple[str, ...] = DEPLOYMENT_EXAMPLES) -> Path:
+    """A DAGs folder holding copies of these example DAG files."""
+    import shutil
+
+    examples = Path(__file__).resolve().parent.parent / "example_dags"
+    target.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        shutil.copy(examples / f"{name}.py", target / f"{name}.py")
+    return target
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -14,8 +14,7 @@ import uuid
 
 import pytest
 
-from tests.conftest import REPO
-from tests.deployment import AirflowDeployment
+from tests.deployment import AirflowDeployment, example_dags_folder
 from tests.test_real_scheduler import PASSWORD, cli_login, stored_secrets
 
 pytestmark = [pytest.mark.deployment, pytest.mark.postgres, pytest.mark.timeout(1200)]
@@ -70,7 +69,7 @@ def test_deferrable_example_dags_on_postgres_run_in_parallel_without_duplicates(
 ):
     deployment = AirflowDeployment(
         tmp_path / "home",
-        dags_folder=REPO / "example_dags",
+        dags_folder=example_dags_folder(tmp_path / "dags"),
         db_url=postgres_database,
         env={
             "AIRFLOW_PROVIDER_OAC_STATE_DIR": str(tmp_path / "state"),
@@ -84,7 +83,7 @@ def test_deferrable_example_dags_on_postgres_run_in_parallel_without_duplicates(
     started = time.monotonic()
     with deployment:
         deployment.wait_for_dag("oac_pre_deployment_backup")
-        deployment.wait_for_dag("oac_environment_refresh")
+        deployment.wait_for_dag("oac_rollback")
         sampler = SlotSampler(deployment)
         sampler.start()
         t0 = time.monotonic()
@@ -93,10 +92,8 @@ def test_deferrable_example_dags_on_postgres_run_in_parallel_without_duplicates(
         backup_seconds = time.monotonic() - t0
         names = [snapshot["name"] for snapshot in emulator.control.snapshots()]
         t0 = time.monotonic()
-        refreshes = [
-            deployment.trigger("oac_environment_refresh", conf={"snapshot_name": name}) for name in names[:2]
-        ]
-        refresh_states = deployment.wait_for_runs("oac_environment_refresh", refreshes, timeout=600)
+        refreshes = [deployment.trigger("oac_rollback", conf={"snapshot_name": name}) for name in names[:2]]
+        refresh_states = deployment.wait_for_runs("oac_rollback", refreshes, timeout=600)
         refresh_seconds = time.monotonic() - t0
         sampler.stop.set()
         sampler.join()

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
-from tests.deployment import BIN, AirflowDeployment
+from tests.deployment import BIN, AirflowDeployment, example_dags_folder
 
 pytestmark = [pytest.mark.scheduler, pytest.mark.timeout(900)]
 
@@ -82,7 +81,7 @@ def database_texts(db_path: Path) -> dict[str, str]:
 def test_example_dags_under_a_real_scheduler_leak_no_secret(emulator, tmp_path):
     deployment = AirflowDeployment(
         tmp_path / "home",
-        dags_folder=REPO / "example_dags",
+        dags_folder=example_dags_folder(tmp_path / "dags"),
         env={
             "AIRFLOW_PROVIDER_OAC_STATE_DIR": str(tmp_path / "state"),
             # Waits in the worker, where task logs pass through the supervisor's masking
@@ -98,13 +97,11 @@ def test_example_dags_under_a_real_scheduler_leak_no_secret(emulator, tmp_path):
         backup_run = deployment.trigger("oac_pre_deployment_backup")
         assert deployment.wait_for_runs("oac_pre_deployment_backup", [backup_run]) == {backup_run: "success"}
         name = emulator.control.snapshots()[0]["name"]
-        refresh_run = deployment.trigger("oac_environment_refresh", conf={"snapshot_name": name})
-        assert deployment.wait_for_runs("oac_environment_refresh", [refresh_run]) == {refresh_run: "success"}
+        refresh_run = deployment.trigger("oac_rollback", conf={"snapshot_name": name})
+        assert deployment.wait_for_runs("oac_rollback", [refresh_run]) == {refresh_run: "success"}
         # A failing run too: its error path must not leak either.
-        failing_run = deployment.trigger(
-            "oac_environment_refresh", conf={"snapshot_name": "no-such-snapshot"}
-        )
-        assert deployment.wait_for_runs("oac_environment_refresh", [failing_run]) == {failing_run: "failed"}
+        failing_run = deployment.trigger("oac_rollback", conf={"snapshot_name": "no-such-snapshot"})
+        assert deployment.wait_for_runs("oac_rollback", [failing_run]) == {failing_run: "failed"}
 
     counters = emulator.control.counters()
     assert counters["snapshots_created"] == 1

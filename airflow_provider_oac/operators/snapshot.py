@@ -127,7 +127,7 @@ class SnapshotMakingOperator(OACBaseOperator):
 
         raise OACConfigError(
             f"A snapshot named {name!r} already exists (id {snapshots[0].id}): use another name (e.g. with "
-            "{{ dag_run.run_after }}), or if_exists='reuse' or 'replace'."
+            "{{ dag_run.run_after.strftime('%Y%m%dT%H%M%S%f') }}), or if_exists='reuse' or 'replace'."
         )
 
     def _await_by_name(self, context: Context, name: str) -> str:
@@ -272,7 +272,7 @@ class OACRestoreSnapshotOperator(OACBaseOperator):
     :param snapshot_name: or its name (templated); the newest snapshot of that name is used.
     :param password: the BAR file's password (templated, masked).
     :param safety_snapshot_name: take a snapshot of the current state under this name first
-        (templated; use a new name per run, e.g. ``"before-refresh-{{ dag_run.run_after.strftime('%Y%m%dT%H%M%S%f') }}"``).
+        (templated; use a new name per run, e.g. ``"before-restore-{{ dag_run.run_after.strftime('%Y%m%dT%H%M%S%f') }}"``).
     """
 
     template_fields: Sequence[str] = ("snapshot_id", "snapshot_name", "password", "safety_snapshot_name")
@@ -348,7 +348,7 @@ class OACRestoreSnapshotOperator(OACBaseOperator):
         if name == self.snapshot_name:
             raise OACConfigError(
                 f"safety_snapshot_name is the snapshot_name being restored ({name!r}): give the safety "
-                "snapshot its own name, e.g. 'before-refresh-{{ dag_run.run_after }}'."
+                "snapshot its own name, e.g. before-restore-{{ dag_run.run_after.strftime('%Y%m%dT%H%M%S%f') }}."
             )
         return name
 
@@ -390,7 +390,7 @@ class OACRestoreSnapshotOperator(OACBaseOperator):
                 raise OACConfigError(
                     f"A snapshot named {name!r} already exists (id {existing[0].id}), so it cannot be this "
                     "run's safety snapshot: give safety_snapshot_name a new name per run, e.g. "
-                    "'before-refresh-{{ dag_run.run_after }}'."
+                    "before-restore-{{ dag_run.run_after.strftime('%Y%m%dT%H%M%S%f') }}."
                 )
             try:
                 accepted = self.hook.create_snapshot(name, self.password)

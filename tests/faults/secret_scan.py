@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import REPO
-from tests.deployment import BIN, AirflowDeployment
+from tests.deployment import BIN, AirflowDeployment, example_dags_folder
 from tests.test_real_scheduler import PASSWORD, cli_login, database_texts, stored_secrets
 
 API = "/api/20210901"
@@ -75,7 +74,7 @@ def run_deployment(emulator: Any, home: Path, *, deferrable: bool, scan: Scan) -
     label = "deferrable" if deferrable else "sync"
     deployment = AirflowDeployment(
         home,
-        dags_folder=REPO / "example_dags",
+        dags_folder=example_dags_folder(home / "dags"),
         env={
             "AIRFLOW_PROVIDER_OAC_STATE_DIR": str(home / "state"),
             "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": str(deferrable),
@@ -88,22 +87,22 @@ def run_deployment(emulator: Any, home: Path, *, deferrable: bool, scan: Scan) -
     outputs = [_cli(deployment, "status")]
     with deployment:
         deployment.wait_for_dag("oac_pre_deployment_backup")
-        deployment.wait_for_dag("oac_environment_refresh")
+        deployment.wait_for_dag("oac_rollback")
         backup = deployment.trigger("oac_pre_deployment_backup")
         deployment.wait_for_runs("oac_pre_deployment_backup", [backup])
         name = emulator.control.snapshots()[-1]["name"]
-        refresh = deployment.trigger("oac_environment_refresh", conf={"snapshot_name": name})
-        deployment.wait_for_runs("oac_environment_refresh", [refresh])
+        refresh = deployment.trigger("oac_rollback", conf={"snapshot_name": name})
+        deployment.wait_for_runs("oac_rollback", [refresh])
         # Failures: an unknown snapshot, and OAC failing the restore's work request.
-        missing = deployment.trigger("oac_environment_refresh", conf={"snapshot_name": "no-such-snapshot"})
+        missing = deployment.trigger("oac_rollback", conf={"snapshot_name": "no-such-snapshot"})
         emulator.control.add_fault(
             f"POST {API}/system/actions/restoreSnapshot",
             "fail_work_request",
             times=5,
             message="Restore failed: the BAR file could not be decrypted",
         )
-        failing = deployment.trigger("oac_environment_refresh", conf={"snapshot_name": name})
-        deployment.wait_for_runs("oac_environment_refresh", [missing, failing])
+        failing = deployment.trigger("oac_rollback", conf={"snapshot_name": name})
+        deployment.wait_for_runs("oac_rollback", [missing, failing])
         emulator.control.clear_faults()
     # The CLI around a deployment: status, snapshot commands (the password from the environment
     # and from stdin), a wrong password, the printed connection, and logout last.

@@ -75,7 +75,7 @@ def test_backup_dag_creates_one_snapshot_and_passes_its_id_downstream(emulator):
 def test_refresh_dag_restores_the_newest_snapshot_of_a_name(emulator):
     example_dag("oac_pre_deployment_backup").test(logical_date=datetime(2026, 3, 2, tzinfo=timezone.utc))
     name = emulator.control.snapshots()[0]["name"]
-    run = example_dag("oac_environment_refresh").test(run_conf={"snapshot_name": name})
+    run = example_dag("oac_rollback").test(run_conf={"snapshot_name": name})
     assert states(run) == {"restore": "success"}
     restores = emulator.control.restores()
     assert len(restores) == 1
