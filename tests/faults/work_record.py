@@ -1,8 +1,9 @@
 """Faults around the operators' work record, injected where they happen in Airflow:
 
-- :class:`FailingStore`: the execution API's task-state-store PUT answers 503 for the writes a rule
-  picks (Airflow 3.3 keeps the work record there; dag.test() runs the real task runner against
-  the in-process execution API, so the task sees the API server's error as a worker would);
+- :class:`FailingStore`: the execution API's task-state-store PUT (Airflow 3.3 keeps the work
+  record there) and its Variable PUT for ``oac_work__*`` keys (3.0 to 3.2) answer 503 for the
+  writes a rule picks. dag.test() runs the real task runner against the in-process execution API,
+  so the task sees the API server's error as a worker would;
 - :func:`run_until_accepted_then_kill` and :func:`retry_in_this_process`: the DAG runs in another
   process, which is SIGKILLed once OAC accepted its POST (OAC holds its answer); the next try of
   the same task instance then runs here, under the runner dag.test() uses.
@@ -56,10 +57,22 @@ class FailingStore:
 @contextmanager
 def failing_store() -> Iterator[FailingStore]:
     from airflow.api_fastapi.execution_api.routes import task_state_store as route
+    from airflow.api_fastapi.execution_api.routes import variables as variables_route
     from fastapi import HTTPException
 
     store = FailingStore()
     real = route.get_state_backend
+    real_variable = variables_route.Variable
+
+    class Variable:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real_variable, name)
+
+        @staticmethod
+        def set(key: str, value: Any, **kwargs: Any) -> Any:
+            if key.startswith("oac_work__") and isinstance(value, str) and store._refuse(value):
+                raise HTTPException(503, "injected: the metadata database is unavailable")
+            return real_variable.set(key=key, value=value, **kwargs)
 
     class Backend:
         def __init__(self, backend: Any):
@@ -74,10 +87,12 @@ def failing_store() -> Iterator[FailingStore]:
             return self._backend.set(scope, key, value, **kwargs)
 
     route.get_state_backend = lambda: Backend(real())  # type: ignore[assignment]
+    variables_route.Variable = Variable()  # type: ignore[assignment, misc]
     try:
         yield store
     finally:
         route.get_state_backend = real  # type: ignore[assignment]
+        variables_route.Variable = real_variable  # type: ignore[misc]
 
 
 def run_until_accepted_then_kill(emulator: Any, dag_id: str, route: str, counter: str) -> None:

@@ -128,6 +128,34 @@ def test_a_retry_that_finds_a_restore_intent_fails_without_posting(emulator, fai
     assert "state-store/oac_work" in out  # how to clear the record deliberately
 
 
+def test_the_variable_record_of_airflow_3_0_to_3_2_refuses_a_second_restore_too(
+    emulator, failing_store, monkeypatch, capfd
+):
+    from airflow_provider_oac.operators._base import WorkRecord
+
+    real_init = WorkRecord.__init__
+
+    def without_task_state_store(self, context):  # as on Airflow 3.0 to 3.2
+        real_init(self, context)
+        self._store = None
+
+    monkeypatch.setattr(WorkRecord, "__init__", without_task_state_store)
+    target = source_snapshot()
+    failing_store.fail(with_id)
+    emulator.control.add_fault(f"GET {API}/workRequests/*", "status", status=404, times=1)
+    run = write_dag(
+        "oac_intent_restore_variable",
+        f'OACRestoreSnapshotOperator(task_id="oac", snapshot_id={target!r}, password=PASSWORD, poll_interval=0.2)',
+        retries=2,
+        imports=IMPORTS,
+    ).test()
+
+    assert failing_store.failed  # the Variable write was refused
+    assert posts(emulator, "/system/actions/restoreSnapshot") == 1
+    assert tries(run)["oac"] == ("failed", 2)
+    assert "airflow variables delete oac_work__oac_intent_restore_variable__" in capfd.readouterr().out
+
+
 def test_a_safety_snapshot_whose_record_write_fails_is_taken_once(emulator, failing_store):
     target = source_snapshot()
     failing_store.fail(lambda record: record.get("operation") == "safety_snapshot" and with_id(record))
