@@ -138,7 +138,8 @@ def retry_in_this_process(dag: Any, task_id: str = "oac") -> tuple[str, int]:
 
     session = settings.Session()
     try:
-        run = session.query(DagRun).filter_by(dag_id=dag.dag_id).one()
+        # The newest run of the DAG: the one the killed process started.
+        run = session.query(DagRun).filter_by(dag_id=dag.dag_id).order_by(DagRun.id.desc()).first()
         ti = run.get_task_instance(task_id, session=session)
         ti.try_number += 1
         session.commit()
