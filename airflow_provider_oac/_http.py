@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import ssl
 import time
 from dataclasses import dataclass, field
 from datetime import timezone
@@ -148,9 +149,7 @@ def send(
     except requests.exceptions.Timeout:
         raise _failure(request, _READ_TIMEOUT) from None
     except requests.exceptions.SSLError as exc:
-        raise _failure(
-            request, f"TLS verification failed for {{origin}}: {_first_line(exc)}", sent=False
-        ) from None
+        raise _tls_failure(request, exc) from None
     except requests.exceptions.ConnectionError as exc:
         reason = _connection_reason(exc)
         raise _failure(request, f"Could not reach {{origin}}: {reason}", sent=_maybe_sent(reason)) from None
@@ -185,10 +184,16 @@ async def asend(
     except httpx.TimeoutException:
         raise _failure(request, _READ_TIMEOUT) from None
     except httpx.ConnectError as exc:
+        # httpx raises ConnectError only while connecting and in the TLS handshake: never sent.
+        if _tls_error(exc) is not None:
+            raise _tls_failure(request, exc) from None
         reason = _first_line(exc) or "connection failed"
         raise _failure(request, f"Could not reach {{origin}}: {reason}", sent=False) from None
     except httpx.HTTPError as exc:
         raise _failure(request, f"HTTP request to {{origin}} failed: {type(exc).__name__}") from None
+    except ssl.SSLError as exc:
+        # A broken TLS record while reading the answer escapes httpx unwrapped (anyio re-raises it).
+        raise _tls_failure(request, exc) from None
     return HTTPResponse(response.status_code, _lower_headers(response.headers), response.content)
 
 
@@ -207,6 +212,69 @@ def _failure(request: HTTPRequest, template: str, *, sent: bool | None = None) -
     return OACTransportError(
         message, method=request.method, url=request.url, request_sent=True if sent is None else sent
     )
+
+
+def _tls_failure(request: HTTPRequest, exc: BaseException) -> OACTransportError:
+    """A TLS error: never sent only if the handshake failed; after it, the request went out and the
+    server may have acted on it (a broken or cut TLS record while reading the answer)."""
+    cause = _tls_error(exc)
+    reason = _first_line(cause) if cause is not None else _first_line(exc)
+    if isinstance(cause, ssl.SSLCertVerificationError) or _is_certificate_error(cause):
+        return _failure(
+            request,
+            f"TLS verification failed for {{origin}}: {reason}. If the server's certificate comes from "
+            "a private CA, set the connection's ca_bundle extra to that CA's PEM file.",
+            sent=False,
+        )
+    if _in_handshake(exc):
+        return _failure(request, f"The TLS handshake with {{origin}} failed: {reason}", sent=False)
+    return _failure(
+        request,
+        f"The TLS connection to {{origin}} broke after the request was sent (the server may have acted on "
+        f"it): {reason}",
+        sent=True,
+    )
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what it wraps: causes, contexts, urllib3's ``reason`` and exceptions in args."""
+    seen: list[BaseException] = []
+    todo = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or any(current is s for s in seen) or len(seen) > 20:
+            continue
+        seen.append(current)
+        todo.extend(x for x in (current.__cause__, current.__context__) if x is not None)
+        reason = getattr(current, "reason", None)
+        if isinstance(reason, BaseException):
+            todo.append(reason)
+        todo.extend(arg for arg in getattr(current, "args", ()) if isinstance(arg, BaseException))
+    return seen
+
+
+def _tls_error(exc: BaseException) -> BaseException | None:
+    """The innermost TLS error inside ``exc`` (ssl's, or a certificate mismatch), if any."""
+    found = None
+    for item in _causes(exc):
+        if isinstance(item, ssl.SSLError) or _is_certificate_error(item):
+            found = item
+    return found
+
+
+def _is_certificate_error(exc: BaseException | None) -> bool:
+    return exc is not None and type(exc).__name__ == "CertificateError"
+
+
+def _in_handshake(exc: BaseException) -> bool:
+    """Whether a TLS error inside ``exc`` was raised by the handshake (before any request byte)."""
+    for item in _causes(exc):
+        tb = item.__traceback__
+        while tb is not None:
+            if tb.tb_frame.f_code.co_name in ("do_handshake", "start_tls", "_ssl_wrap_socket_impl"):
+                return True
+            tb = tb.tb_next
+    return False
 
 
 def _origin(url: str) -> str:

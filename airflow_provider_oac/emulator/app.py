@@ -480,6 +480,12 @@ class EmulatorMiddleware:
 
             await self.app(scope, receive, discard)
             await self._send_error(send, path, fault, fault.status or 502)
+        elif action in ("tls_garbage_after_request", "tls_close_after_request"):
+            # The TLS front (emulator/tls.py) breaks this connection's answer; the emulator acts.
+            client = scope.get("client")
+            if client:
+                self.state.mark_tls_break(client[1], "garbage" if "garbage" in action else "close")
+            await self.app(scope, receive, send)
         else:  # fail_work_request, stuck_work_request: the handler reads the fault
             scope[FAULT_SCOPE_KEY] = fault
             await self.app(scope, receive, send)

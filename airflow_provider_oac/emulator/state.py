@@ -65,6 +65,9 @@ FAULT_ACTIONS = (
     "fail_work_request",
     "stuck_work_request",
     "expire_token",
+    # Only behind the TLS front (emulator/tls.py): the emulator acts, then the answer's TLS breaks.
+    "tls_garbage_after_request",
+    "tls_close_after_request",
 )
 
 _REQUEST_LOG_SIZE = 10_000
@@ -272,6 +275,8 @@ class EmulatorState:
         self._restores: list[_Restore] = []
         self._work_requests: dict[str, _WorkRequest] = {}
         self._faults: list[Fault] = []
+        #: Upstream client ports whose answer the TLS front must break, and how.
+        self._tls_breaks: dict[int, str] = {}
         self._counters: dict[str, int] = dict.fromkeys(COUNTER_NAMES, 0)
         self._request_log: deque[dict[str, Any]] = deque(maxlen=_REQUEST_LOG_SIZE)
 
@@ -371,6 +376,15 @@ class EmulatorState:
         with self._lock:
             self._faults.append(fault)
         return fault
+
+    def mark_tls_break(self, client_port: int, how: str) -> None:
+        with self._lock:
+            self._tls_breaks[client_port] = how
+
+    def take_tls_break(self, client_port: int) -> str | None:
+        """How the TLS front must break the answer on the connection from ``client_port``, once."""
+        with self._lock:
+            return self._tls_breaks.pop(client_port, None)
 
     def clear_faults(self) -> None:
         with self._lock:

@@ -186,6 +186,11 @@ def _percent(value: float | None) -> str:
     return "?" if value is None else f"{value:.0f}"
 
 
+def _why(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__
+
+
 class WorkRecord:
     """The work a task instance started at OAC, kept across its tries (not in XCom, which Airflow
     clears at every try): Airflow 3.3's task state store when present, else a Variable named for
@@ -196,6 +201,51 @@ class WorkRecord:
         ti = context["ti"]
         map_index = getattr(ti, "map_index", -1)
         self._variable = f"oac_work__{ti.dag_id}__{ti.run_id}__{ti.task_id}__{map_index}"
+
+    def intend(self, action: str, **work: Any) -> None:
+        """Persist before acting: record ``work`` without a work request id BEFORE the POST, so a
+        retry after a lost answer, a failed record write or a killed worker finds it and never
+        posts again. If this write fails, nothing is sent: the try fails and the retry starts
+        cleanly. ``action`` names the request for the message, e.g. ``"create snapshot 'x'"``."""
+        try:
+            self.set(**work, work_request_id=None)
+        except Exception as exc:
+            from airflow_provider_oac.hooks._airflow import airflow_exception
+
+            raise airflow_exception()(
+                f"Could not record the intent to {action} in {self.where()} ({_why(exc)}); nothing was "
+                "sent to OAC, so a retry starts cleanly."
+            ) from None
+
+    def accepted(self, log: Any, **work: Any) -> None:
+        """Record the work request OAC accepted. If the write fails the task carries on (it knows
+        the id); the intent stays, so a retry waits by name or refuses instead of posting again."""
+        try:
+            self.set(**work)
+        except Exception as exc:
+            log.warning(
+                "Could not record work request %s in %s (%s); carrying on. The recorded intent stays, "
+                "so a retry of this task will not send the request again.",
+                work.get("work_request_id"),
+                self.where(),
+                _why(exc),
+            )
+
+    def where(self) -> str:
+        """Where the record lives, for messages."""
+        if self._store is not None:
+            return f"the task state store (key {WORK_RECORD_KEY!r})"
+        return f"the Variable {self._variable!r}"
+
+    def how_to_clear(self, ti: Any) -> str:
+        """How a person deletes the record of task instance ``ti``, to run its work again deliberately."""
+        if self._store is not None:
+            return (
+                f"delete the task state store key {WORK_RECORD_KEY!r} of this task instance (REST API: DELETE "
+                f"/api/v2/dags/{ti.dag_id}/dagRuns/{ti.run_id}/taskInstances/{ti.task_id}/state-store/"
+                f"{WORK_RECORD_KEY}?map_index={getattr(ti, 'map_index', -1)})"
+            )
+        return f"delete the Variable (airflow variables delete {self._variable})"
 
     def get(self) -> dict[str, Any] | None:
         if self._store is not None:

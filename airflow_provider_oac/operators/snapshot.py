@@ -1,7 +1,9 @@
 """Create and restore OAC snapshots.
 
-Both operators record the work request id the moment OAC accepts the call; a retry (or a new try
-after a worker crash) waits for that work instead of starting it again. The register operator
+Both operators persist before they act: they record their intent (operation and name or target)
+before the POST, then the work request id the moment OAC accepts the call. A retry (or a new try
+after a worker crash) waits for that work, or by name, instead of starting it again; a restore
+whose intent was recorded without a work request id is never sent again. The register operator
 (:mod:`.lifecycle`) shares the create operator's base, :class:`SnapshotMakingOperator`.
 """
 
@@ -72,7 +74,7 @@ class SnapshotMakingOperator(OACBaseOperator):
         return snapshot_id
 
     def _make(self, context: Context) -> str | None:
-        from airflow_provider_oac.errors import OACOutcomeUnknownError
+        from airflow_provider_oac.errors import OACError, OACOutcomeUnknownError
 
         with self.oac_errors():
             name = self.check_inputs()
@@ -82,7 +84,9 @@ class SnapshotMakingOperator(OACBaseOperator):
             previous = record.get()
             if previous and previous.get("operation") == self.operation and previous.get("name") == name:
                 work_request_id = previous.get("work_request_id")
-                if work_request_id is None:  # an earlier try got no answer to its POST
+                if work_request_id is None:
+                    # An earlier try recorded its intent but no work request: its POST got no answer,
+                    # the record write after it failed, or the worker died. Never post again.
                     return self._await_by_name(context, name)
                 self.log.info(
                     "Re-attaching to work request %s from an earlier try (no new snapshot).", work_request_id
@@ -91,17 +95,23 @@ class SnapshotMakingOperator(OACBaseOperator):
                 existing = self._existing(name)
                 if existing is not None:
                     return existing
+                # Persist before acting (if this write fails, nothing is sent and the try fails).
+                record.intend(f"{self.operation} snapshot {name!r}", operation=self.operation, name=name)
                 try:
                     accepted = self.post(name)
                 except OACOutcomeUnknownError as exc:
-                    # OAC may have accepted it: wait for a snapshot of that name rather than post again.
-                    record.set(operation=self.operation, name=name, work_request_id=None)
+                    # OAC may have accepted it: the intent stays; wait for a snapshot of that name.
                     self.log.warning(
                         "%s Waiting for a snapshot named %r instead of posting again.", exc, name
                     )
                     return self._await_by_name(context, name)
+                except OACError:
+                    record.clear()  # OAC answered no, or never got it: nothing to wait for
+                    raise
                 work_request_id = accepted.work_request_id
-                record.set(operation=self.operation, name=name, work_request_id=work_request_id)
+                record.accepted(
+                    self.log, operation=self.operation, name=name, work_request_id=work_request_id
+                )
                 self.log.info("OAC accepted snapshot %r: work request %s.", name, work_request_id)
             context["ti"].xcom_push(key="work_request_id", value=work_request_id)
         if not self.wait_for_completion:
@@ -314,7 +324,18 @@ class OACRestoreSnapshotOperator(OACBaseOperator):
         record = self.work_record(context)
         previous = record.get() or {}
         if previous.get("operation") == "restore":
-            work_request_id = previous["work_request_id"]
+            work_request_id = previous.get("work_request_id")
+            if work_request_id is None:
+                from airflow_provider_oac.hooks._airflow import fail_exception
+
+                # OAC cannot list work requests, so nothing tells whether that restore is running.
+                raise fail_exception()(
+                    f"An earlier try of this task sent the restore of snapshot {previous.get('snapshot_id')} "
+                    "but recorded no work request (its answer was lost, the record write failed or the "
+                    "worker died): OAC may be restoring it now, so it was not sent again. Check the OAC "
+                    f"instance; to run the restore again deliberately, {record.how_to_clear(context['ti'])}, "
+                    "then clear the task."
+                )
             self.log.info("Re-attaching to restore work request %s from an earlier try.", work_request_id)
             if previous.get("safety_snapshot_id"):
                 context["ti"].xcom_push(key="safety_snapshot_id", value=previous["safety_snapshot_id"])
@@ -332,7 +353,7 @@ class OACRestoreSnapshotOperator(OACBaseOperator):
                 safety_snapshot_id = self._take_safety_snapshot(
                     context, record, previous, safety_name, target
                 )
-            work_request_id = self._start_restore(record, target, safety_snapshot_id)
+            work_request_id = self._start_restore(record, target, safety_name, safety_snapshot_id)
         context["ti"].xcom_push(key="work_request_id", value=work_request_id)
         if self.wait_for_completion:
             self.wait(context, work_request_id)
@@ -375,11 +396,16 @@ class OACRestoreSnapshotOperator(OACBaseOperator):
         self, context: Context, record: Any, previous: dict[str, Any], name: str, target: str
     ) -> str:
         """Take (or re-attach to) the safety snapshot and wait for it; its id. May defer."""
-        from airflow_provider_oac.errors import OACConfigError, OACOutcomeUnknownError, OACWorkRequestFailed
+        from airflow_provider_oac.errors import (
+            OACConfigError,
+            OACError,
+            OACOutcomeUnknownError,
+            OACWorkRequestFailed,
+        )
 
         if previous:
             work_request_id = previous.get("work_request_id")
-            if work_request_id is None:  # an earlier try got no answer to its POST
+            if work_request_id is None:  # intent only: no answer, a failed record write or a dead worker
                 return self._safety_done(context, record, name, target, self._await_safety(name))
             self.log.info(
                 "Re-attaching to safety snapshot work request %s from an earlier try.", work_request_id
@@ -392,16 +418,23 @@ class OACRestoreSnapshotOperator(OACBaseOperator):
                     "run's safety snapshot: give safety_snapshot_name a new name per run, e.g. "
                     "before-restore-{{ dag_run.run_after.strftime('%Y%m%dT%H%M%S%f') }}."
                 )
+            record.intend(
+                f"take safety snapshot {name!r}",
+                operation=SAFETY_SNAPSHOT,
+                name=name,
+                target_snapshot_id=target,
+            )
             try:
                 accepted = self.hook.create_snapshot(name, self.password)
             except OACOutcomeUnknownError as exc:
-                record.set(
-                    operation=SAFETY_SNAPSHOT, name=name, target_snapshot_id=target, work_request_id=None
-                )
                 self.log.warning("%s Waiting for a snapshot named %r instead of posting again.", exc, name)
                 return self._safety_done(context, record, name, target, self._await_safety(name))
+            except OACError:
+                record.clear()  # OAC answered no, or never got it: nothing to wait for
+                raise
             work_request_id = accepted.work_request_id
-            record.set(
+            record.accepted(
+                self.log,
                 operation=SAFETY_SNAPSHOT,
                 name=name,
                 target_snapshot_id=target,
@@ -476,9 +509,10 @@ class OACRestoreSnapshotOperator(OACBaseOperator):
         mask_secret(self.password)  # a resumed task runs in a new process
         record = self.work_record(context)
         previous = record.get() or {}
+        # The record shows the safety step unfinished: the event is the safety snapshot's (its work
+        # request id may be missing from the record if that write failed; the restore starts only after).
         if event is None or not (
-            previous.get("operation") == SAFETY_SNAPSHOT
-            and event.get("work_request_id") == previous.get("work_request_id")
+            previous.get("operation") == SAFETY_SNAPSHOT and not previous.get("safety_snapshot_id")
         ):
             return super().execute_complete(context, event)
         if event.get("status") == OUTCOME_LOGIN_REQUIRED:
@@ -498,19 +532,36 @@ class OACRestoreSnapshotOperator(OACBaseOperator):
 
     # --- step 2: the restore -------------------------------------------------------------------------
 
-    def _start_restore(self, record: Any, target: str, safety_snapshot_id: str | None) -> str:
-        from airflow_provider_oac.errors import OACOutcomeUnknownError
+    def _start_restore(
+        self, record: Any, target: str, safety_name: str | None, safety_snapshot_id: str | None
+    ) -> str:
+        from airflow_provider_oac.errors import OACError, OACOutcomeUnknownError
         from airflow_provider_oac.hooks._airflow import fail_exception
 
+        # Persist before acting: a retry that finds this intent without a work request id refuses to
+        # send the restore again (OAC has no call to list work requests to look for it).
+        record.intend(
+            f"restore snapshot {target}",
+            operation="restore",
+            snapshot_id=target,
+            safety_snapshot_id=safety_snapshot_id,
+        )
         try:
             accepted = self.hook.restore_snapshot(target, self.password)
         except OACOutcomeUnknownError as exc:
+            # The task fails for good and says so; clearing the task (a person's decision after
+            # checking OAC) runs the restore again, so the intent goes back to what came before.
+            self._forget_restore_intent(record, target, safety_name, safety_snapshot_id)
             raise fail_exception()(
                 f"{exc} OAC may have started the restore; it was not sent again and the task will not "
                 "retry. Check OAC, then clear the task to run it again."
             ) from None
+        except OACError:
+            self._forget_restore_intent(record, target, safety_name, safety_snapshot_id)
+            raise
         work_request_id = accepted.work_request_id
-        record.set(
+        record.accepted(
+            self.log,
             operation="restore",
             snapshot_id=target,
             work_request_id=work_request_id,
@@ -518,6 +569,25 @@ class OACRestoreSnapshotOperator(OACBaseOperator):
         )
         self.log.info("OAC started restoring snapshot %s: work request %s.", target, work_request_id)
         return work_request_id
+
+    @staticmethod
+    def _forget_restore_intent(
+        record: Any, target: str, safety_name: str | None, safety_snapshot_id: str | None
+    ) -> None:
+        """No restore was started (or a person will decide): the record as it was before the intent,
+        so a new try does not take a second safety snapshot."""
+        import contextlib
+
+        if safety_name and safety_snapshot_id:
+            with contextlib.suppress(Exception):
+                record.set(
+                    operation=SAFETY_SNAPSHOT,
+                    name=safety_name,
+                    target_snapshot_id=target,
+                    safety_snapshot_id=safety_snapshot_id,
+                )
+        else:
+            record.clear()
 
     def finish(self, context: Context, work_request_id: str) -> str:
         self.work_record(context).clear()

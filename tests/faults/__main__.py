@@ -2,6 +2,7 @@
 docs/reliability.md and exits 1 if any invariant broke.
 
     .venv/bin/python -m tests.faults [--only faults scan bad-input] [--short] [--output docs/reliability.md]
+    .venv/bin/python -m tests.faults --only faults --faults "NAME" ...   (some faults' rows, printed)
 """
 
 from __future__ import annotations
@@ -25,6 +26,12 @@ def main() -> int:
     parser.add_argument("--only", nargs="+", choices=PARTS, default=list(PARTS))
     parser.add_argument("--short", action="store_true", help="the short forms (as make test runs them)")
     parser.add_argument("--output", default=str(session.REPO / "docs" / "reliability.md"))
+    parser.add_argument(
+        "--faults",
+        nargs="+",
+        metavar="NAME",
+        help="only these faults (matrix.FAULTS names); prints their rows",
+    )
     parser.add_argument("--save", help="also keep each part's results in this directory (for --merge)")
     parser.add_argument("--merge", help="write the page from the parts saved in this directory")
     args = parser.parse_args()
@@ -42,6 +49,11 @@ def main() -> int:
     with EmulatorServer(EmulatorConfig()) as emulator:
         if "faults" in args.only:
             chosen = matrix.short_scenarios() if args.short else matrix.scenarios()
+            if args.faults:
+                unknown = sorted(set(args.faults) - set(matrix.FAULTS))
+                if unknown:
+                    parser.error(f"unknown fault(s): {', '.join(unknown)}")
+                chosen = [(fault, step) for fault, step in chosen if fault.name in args.faults]
             faults = matrix.run_scenarios(emulator, chosen, work_dir, progress=True)
         if "bad-input" in args.only:
             rows = run_bad_input(emulator, work_dir, bad_input, login, short=args.short)
@@ -53,7 +65,9 @@ def main() -> int:
         save(Path(args.save), faults, scan, rows, seconds)
     for line in report.summary(faults, scan, rows):
         print(line)
-    if set(args.only) == set(PARTS) and not args.short:
+    if args.faults and faults:
+        print("\n".join(report.fault_rows(faults)))
+    if set(args.only) == set(PARTS) and not args.short and not args.faults:
         Path(args.output).write_text(report.render(faults, scan, rows, seconds=seconds))
         print(f"wrote {args.output}")
     return 1 if report.failed(faults, scan, rows) else 0

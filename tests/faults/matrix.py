@@ -71,8 +71,16 @@ FAULTS = {
         ),
         Fault("stuck_work_request", "stuck_work_request"),
         Fault("expire_token", "expire_token"),
+        # Issue 13, fault kinds beyond the emulator's HTTP answers:
+        Fault("TLS broken after the request was sent", "tls_garbage_after_request"),
+        Fault("work-record write fails before the POST", "intent_write_fails"),
+        Fault("work-record write fails after OAC accepted", "record_write_fails_after_accept"),
+        Fault("worker SIGKILLed after OAC accepted", "kill_after_accept"),
     )
 }
+
+#: Faults injected around the task rather than by the emulator (tests/faults/work_record.py).
+LOCAL_FAULTS = ("intent_write_fails", "record_write_fails_after_accept", "kill_after_accept")
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +114,12 @@ SUCCESS, FAILED = "success", "failed"
 
 
 def applies(fault: Fault, step: Step) -> bool:
-    if fault.action in ("fail_work_request", "stuck_work_request"):
+    if fault.action in (
+        "fail_work_request",
+        "stuck_work_request",
+        "tls_garbage_after_request",
+        *LOCAL_FAULTS,
+    ):
         return step.route.startswith("POST /api/")  # they act when the work is accepted
     if fault.action == "expire_token":
         return not step.iam  # a bearer token is an OAC thing
@@ -137,8 +150,24 @@ def expected(fault: Fault, step: Step) -> tuple[frozenset[str], str]:
         return frozenset({FAILED}), "wait timeout; OAC keeps working, nothing is started again"
     if name in transient or name == "expire_token":
         return frozenset({SUCCESS}), "OAC did not act: sent again"
+    if fault.action == "intent_write_fails":
+        return frozenset(
+            {SUCCESS}
+        ), "nothing is sent in that try; the retry records its intent and posts once"
+    if fault.action == "record_write_fails_after_accept":
+        return frozenset(
+            {SUCCESS}
+        ), "the try carries on with the id it holds; the recorded intent stops any re-post"
+    if fault.action == "kill_after_accept":
+        if step.kind == "create":
+            return frozenset(
+                {SUCCESS}
+            ), "the retry finds the intent and waits for the name, never posts again"
+        return frozenset({FAILED}), "the retry finds the intent and refuses: a restore is never sent twice"
+    if fault.action == "tls_garbage_after_request" and step.kind == "restore":
+        return frozenset({FAILED}), "TLS broke after the request went out: outcome unknown, never sent twice"
     if step.kind == "create":
-        if name in ("accept_then_hang", "accept_then_error"):
+        if name in ("accept_then_hang", "accept_then_error") or fault.action == "tls_garbage_after_request":
             return frozenset({SUCCESS}), "outcome unknown: waits for the snapshot by name, never posts again"
         return frozenset({FAILED}), "outcome unknown, no snapshot appears: never posts again"
     return frozenset({FAILED}), "outcome unknown: a restore is never sent twice; the task says so"
@@ -158,6 +187,9 @@ SHORT = [
     ("expire_token", "restore: POST restoreSnapshot"),
     ("502", "task refresh: POST token"),
     ("503", "login: token"),
+    ("TLS broken after the request was sent", "restore: POST restoreSnapshot"),
+    ("work-record write fails after OAC accepted", "restore: POST restoreSnapshot"),
+    ("worker SIGKILLed after OAC accepted", "create: POST /snapshots"),
 ]
 
 
@@ -316,10 +348,27 @@ class Runner:
     # --- create, restore, wait, refresh: operators in a DAG run ---
 
     def _task(self, fault: Fault, step: Step, conn_id: str, allowed: frozenset[str], why: str) -> Result:
+        if not fault.action.startswith("tls_"):
+            return self._task_at(self.emulator, fault, step, conn_id, allowed, why)
+        from airflow_provider_oac.emulator.tls import TLSFront
+
+        with TLSFront(self.emulator) as front:  # OAC over TLS; the connection trusts its certificate
+            return self._task_at(front, fault, step, conn_id, allowed, why, ca_bundle=front.ca_file)
+
+    def _task_at(
+        self,
+        oac: Any,
+        fault: Fault,
+        step: Step,
+        conn_id: str,
+        allowed: frozenset[str],
+        why: str,
+        **extra: Any,
+    ) -> Result:
         from tests.helpers import login, write_dag
 
         control = self.emulator.control
-        login(self.emulator, conn_id, timeout=CLIENT_TIMEOUT)
+        login(oac, conn_id, timeout=CLIENT_TIMEOUT, **extra)
         name = f"fault-{self.index}"
         common = (
             f"oac_conn_id={conn_id!r}, password=PASSWORD, poll_interval=0.5, timeout={OPERATOR_TIMEOUT}, "
@@ -334,12 +383,10 @@ class Runner:
         if step.kind == "refresh":
             control.expire_access_tokens()  # the task's first OAC call gets 401 and refreshes
         self._before = control.counters()
-        self._arm(fault, step)
         with captured_fds() as output:
-            run = dag.test()
+            instance = self._run_dag(dag, fault, step)
         control.clear_faults()
         self._after = control.counters()
-        instance = run.get_task_instances()[0]
         outcome = instance.state if instance.state in (SUCCESS, FAILED) else f"unfinished ({instance.state})"
         message = "(none: succeeded)" if outcome == SUCCESS else FAILURES.get(dag.dag_id, "")
         result = Result(fault.name, step.name, outcome, allowed, why, message, tries=instance.try_number)
@@ -360,6 +407,30 @@ class Runner:
             result.broken.append("the failure shows no one-line message")
         self._outputs = output[0]
         return result
+
+    def _run_dag(self, dag: Any, fault: Fault, step: Step) -> Any:
+        """Run the scenario's DAG with ``fault`` armed; its task instance at the end."""
+        from tests.faults import work_record
+
+        if fault.action == "kill_after_accept":
+            counter = "restores_started" if step.kind == "restore" else "snapshots_created"
+            work_record.run_until_accepted_then_kill(self.emulator, dag.dag_id, step.route, counter)
+            work_record.retry_in_this_process(dag)
+            return _task_instance(dag.dag_id)
+        if fault.action in LOCAL_FAULTS:
+            rule = (
+                work_record.intent
+                if fault.action == "intent_write_fails"
+                else work_record.with_work_request_id
+            )
+            with work_record.failing_store() as store:
+                store.fail(rule)
+                run = dag.test()
+            if not store.failed:
+                raise AssertionError(f"{fault.name}: no work-record write was refused")
+            return run.get_task_instances()[0]
+        self._arm(fault, step)
+        return dag.test().get_task_instances()[0]
 
     # --- invariants ---
 
@@ -392,6 +463,19 @@ class Runner:
         for what, value in secrets.items():
             if value in result.message or value in self._outputs:
                 result.broken.append(f"the {what} appears in the output")
+
+
+def _task_instance(dag_id: str) -> Any:
+    """The task instance of the DAG's newest run."""
+    from airflow.models.dagrun import DagRun
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        run = session.query(DagRun).filter_by(dag_id=dag_id).order_by(DagRun.id.desc()).first()
+        instance = session.query(TaskInstance).filter_by(dag_id=dag_id, run_id=run.run_id).one()
+        session.expunge(instance)
+        return instance
 
 
 def _has_connection(conn_id: str) -> bool:

@@ -81,6 +81,12 @@ def _faults(results: list[Result]) -> list[str]:
         f"  OAC's answer {HANG_SECONDS:g} s after acting, IAM's {IAM_HANG_SECONDS:g} s (IAM calls time out after",
         f"  60 s, so there it is only slow). Operators wait at most {OPERATOR_TIMEOUT} s (`timeout`).",
         "- The emulator detects refresh-token reuse: a spent refresh token presented again revokes the login.",
+        "- *TLS broken after the request was sent*: OAC is reached through the emulator's TLS front",
+        "  (`airflow_provider_oac/emulator/tls.py`, a certificate made at start, trusted via `ca_bundle`); OAC",
+        "  acts, then the answer's bytes are no TLS record.",
+        "- *work-record write fails*: Airflow's execution API answers 503 to the task-state-store write of the",
+        "  intent (before the POST) or of the accepted work request (after it); *worker SIGKILLed*: the DAG runs",
+        "  in another process, killed once OAC accepted (its answer held), and the next try runs here.",
         "",
         "Invariants checked in every scenario: *never a duplicate* (at most one snapshot of the name; OAC",
         "accepted at most one create or restore beyond failed work requests), *the login survives* (no spent",
@@ -88,6 +94,11 @@ def _faults(results: list[Result]) -> list[str]:
         "traceback to a CLI user, no secret in any output).",
         "",
     ]
+    return [*out, *fault_rows(results), ""]
+
+
+def fault_rows(results: list[Result]) -> list[str]:
+    """The fault table (header and one row per scenario)."""
     rows = [
         [
             r.step,
@@ -101,7 +112,7 @@ def _faults(results: list[Result]) -> list[str]:
         ]
         for r in results
     ]
-    out += table(
+    return table(
         [
             "step",
             "fault",
@@ -114,7 +125,6 @@ def _faults(results: list[Result]) -> list[str]:
         ],
         rows,
     )
-    return [*out, ""]
 
 
 def _scan(scan: Scan) -> list[str]:

@@ -1,0 +1,151 @@
+"""Faults around the operators' work record, injected where they happen in Airflow:
+
+- :class:`FailingStore`: the execution API's task-state-store PUT (Airflow 3.3 keeps the work
+  record there) and its Variable PUT for ``oac_work__*`` keys (3.0 to 3.2) answer 503 for the
+  writes a rule picks. dag.test() runs the real task runner against the in-process execution API,
+  so the task sees the API server's error as a worker would;
+- :func:`run_until_accepted_then_kill` and :func:`retry_in_this_process`: the DAG runs in another
+  process, which is SIGKILLed once OAC accepted its POST (OAC holds its answer); the next try of
+  the same task instance then runs here, under the runner dag.test() uses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+Rule = Callable[[dict[str, Any]], bool]
+
+
+def with_work_request_id(record: dict[str, Any]) -> bool:
+    """The write that records the work request OAC accepted."""
+    return bool(record.get("work_request_id"))
+
+
+def intent(record: dict[str, Any]) -> bool:
+    """The write before the POST (no work request id yet)."""
+    return record.get("work_request_id") is None and "operation" in record
+
+
+class FailingStore:
+    def __init__(self) -> None:
+        self.rules: list[list[Any]] = []
+        #: The records whose write was refused.
+        self.failed: list[dict[str, Any]] = []
+
+    def fail(self, when: Rule, times: int = 1) -> None:
+        self.rules.append([when, times])
+
+    def _refuse(self, value: str) -> bool:
+        record = json.loads(value)
+        for rule in self.rules:
+            if rule[1] > 0 and isinstance(record, dict) and rule[0](record):
+                rule[1] -= 1
+                self.failed.append(record)
+                return True
+        return False
+
+
+@contextmanager
+def failing_store() -> Iterator[FailingStore]:
+    from airflow.api_fastapi.execution_api.routes import task_state_store as route
+    from airflow.api_fastapi.execution_api.routes import variables as variables_route
+    from fastapi import HTTPException
+
+    store = FailingStore()
+    real = route.get_state_backend
+    real_variable = variables_route.Variable
+
+    class Variable:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real_variable, name)
+
+        @staticmethod
+        def set(key: str, value: Any, **kwargs: Any) -> Any:
+            if key.startswith("oac_work__") and isinstance(value, str) and store._refuse(value):
+                raise HTTPException(503, "injected: the metadata database is unavailable")
+            return real_variable.set(key=key, value=value, **kwargs)
+
+    class Backend:
+        def __init__(self, backend: Any):
+            self._backend = backend
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._backend, name)
+
+        def set(self, scope: Any, key: str, value: str, **kwargs: Any) -> Any:
+            if store._refuse(value):
+                raise HTTPException(503, "injected: the metadata database is unavailable")
+            return self._backend.set(scope, key, value, **kwargs)
+
+    route.get_state_backend = lambda: Backend(real())  # type: ignore[assignment]
+    variables_route.Variable = Variable()  # type: ignore[assignment, misc]
+    try:
+        yield store
+    finally:
+        route.get_state_backend = real  # type: ignore[assignment]
+        variables_route.Variable = real_variable  # type: ignore[misc]
+
+
+def run_until_accepted_then_kill(emulator: Any, dag_id: str, route: str, counter: str) -> None:
+    """Run DAG ``dag_id`` (a file in the dags folder) in another process with OAC holding its
+    answer to ``route``; SIGKILL that process once OAC's ``counter`` shows it accepted."""
+    from airflow_provider_oac.hooks.token_manager import forget_process_cache
+
+    code = textwrap.dedent(
+        f"""
+        import os
+        from airflow.dag_processing.dagbag import DagBag
+        path = os.path.join(os.environ["AIRFLOW__CORE__DAGS_FOLDER"], {dag_id + ".py"!r})
+        DagBag(dag_folder=path).get_dag({dag_id!r}).test()
+        """
+    )
+    emulator.control.add_fault(route, "accept_then_hang", delay=120)
+    before = emulator.control.counters()[counter]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while emulator.control.counters()[counter] == before:
+            if proc.poll() is not None:
+                raise AssertionError("the task process ended before OAC accepted its POST")
+            if time.monotonic() > deadline:
+                raise AssertionError("OAC never accepted the POST")
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+    emulator.control.clear_faults()
+    forget_process_cache()  # the killed process may have refreshed: read the store again
+
+
+def retry_in_this_process(dag: Any, task_id: str = "oac") -> tuple[str, int]:
+    """The next try of the killed task instance; its (state, try_number) afterwards."""
+    from airflow import settings
+    from airflow.models.dagrun import DagRun
+    from airflow.sdk.definitions.dag import _run_task
+
+    session = settings.Session()
+    try:
+        # The newest run of the DAG: the one the killed process started.
+        run = session.query(DagRun).filter_by(dag_id=dag.dag_id).order_by(DagRun.id.desc()).first()
+        ti = run.get_task_instance(task_id, session=session)
+        ti.try_number += 1
+        session.commit()
+        _run_task(ti=ti, task=dag.task_dict[task_id])
+        session.expire_all()
+        ti = run.get_task_instance(task_id, session=session)
+        return ti.state, ti.try_number
+    finally:
+        session.close()

@@ -1,0 +1,214 @@
+"""Persist before acting: the work record is written BEFORE a create/register/restore POST, so a
+failed record write or a worker killed right after OAC accepted never leads to a second POST.
+
+Real DAG runs (``dag.test()``: the real task runner with the in-process execution API). The
+record write fails where Airflow's execution API fails: its task-state-store route answers 503
+(:func:`failing_store`). The kill is a SIGKILL of a process running the DAG while OAC holds its
+answer to the accepted POST; the retry then runs the same task instance in this process.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.faults import work_record
+from tests.faults.work_record import retry_in_this_process, run_until_accepted_then_kill
+from tests.helpers import own_login, write_dag
+
+pytestmark = pytest.mark.usefixtures("airflow_db")
+
+PASSWORD = "Snapshot-Pa55word!"
+API = "/api/20210901"
+IMPORTS = f"""
+from airflow_provider_oac.operators.snapshot import OACCreateSnapshotOperator, OACRestoreSnapshotOperator
+PASSWORD = {PASSWORD!r}
+"""
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch, emulator):
+    # Work requests take 2 s, so a retry comes while the first snapshot is still being made.
+    with own_login(emulator, "oac_default", tmp_path, monkeypatch, work_request_seconds=2):
+        yield
+
+
+@pytest.fixture
+def failing_store():
+    with work_record.failing_store() as store:
+        yield store
+
+
+with_id = work_record.with_work_request_id
+
+
+def posts(emulator, path: str) -> int:
+    """POSTs OAC accepted (counted when accepted, so also those whose answer is still held)."""
+    counter = "restores_started" if path.endswith("restoreSnapshot") else "snapshots_created"
+    return emulator.control.counters()[counter]
+
+
+def tries(run) -> dict[str, tuple[str, int]]:
+    return {ti.task_id: (ti.state, ti.try_number) for ti in run.get_task_instances()}
+
+
+def source_snapshot(name: str = "source") -> str:
+    from airflow_provider_oac.hooks.oac import OACHook
+
+    hook = OACHook("oac_default")
+    accepted = hook.create_snapshot(name, PASSWORD)
+    work_request = hook.wait_for_work_request(accepted.work_request_id, poll_interval=0.2)
+    return hook.client.find_created_snapshot(name, work_request).id
+
+
+# --- a failed record write ---------------------------------------------------------------------------
+
+
+def test_create_whose_accepted_record_write_fails_posts_once(emulator, failing_store):
+    failing_store.fail(with_id)
+    run = write_dag(
+        "oac_intent_create_record_fails",
+        'OACCreateSnapshotOperator(task_id="oac", name="once", password=PASSWORD, poll_interval=0.2)',
+        retries=1,
+        imports=IMPORTS,
+    ).test()
+
+    assert failing_store.failed  # the fault did happen
+    assert posts(emulator, "/snapshots") == 1
+    assert [s["name"] for s in emulator.control.snapshots()] == ["once"]
+    assert tries(run)["oac"][0] == "success"
+
+
+def test_create_whose_intent_write_fails_sends_nothing_in_that_try(emulator, failing_store, capfd):
+    failing_store.fail(lambda record: True)  # the task's first write, whatever it is
+    run = write_dag(
+        "oac_intent_create_intent_fails",
+        'OACCreateSnapshotOperator(task_id="oac", name="clean", password=PASSWORD, poll_interval=0.2)',
+        retries=1,
+        imports=IMPORTS,
+    ).test()
+
+    assert failing_store.failed[0].get("work_request_id") is None  # the intent, before any POST
+    assert posts(emulator, "/snapshots") == 1  # only by the retry
+    assert tries(run)["oac"] == ("success", 2)
+    assert "nothing was sent to OAC" in capfd.readouterr().out
+
+
+def test_restore_whose_accepted_record_write_fails_posts_once(emulator, failing_store):
+    target = source_snapshot()
+    failing_store.fail(with_id)
+    run = write_dag(
+        "oac_intent_restore_record_fails",
+        f'OACRestoreSnapshotOperator(task_id="oac", snapshot_id={target!r}, password=PASSWORD, poll_interval=0.2)',
+        retries=1,
+        imports=IMPORTS,
+    ).test()
+
+    assert failing_store.failed
+    assert posts(emulator, "/system/actions/restoreSnapshot") == 1
+    assert emulator.control.counters()["restores_started"] == 1
+    assert tries(run)["oac"][0] == "success"
+
+
+def test_a_retry_that_finds_a_restore_intent_fails_without_posting(emulator, failing_store, capfd):
+    target = source_snapshot()
+    failing_store.fail(with_id)
+    # ...and the first try's wait fails, so a retry comes with only the intent on record.
+    emulator.control.add_fault(f"GET {API}/workRequests/*", "status", status=404, times=1)
+    run = write_dag(
+        "oac_intent_restore_retry",
+        f'OACRestoreSnapshotOperator(task_id="oac", snapshot_id={target!r}, password=PASSWORD, poll_interval=0.2)',
+        retries=2,
+        imports=IMPORTS,
+    ).test()
+
+    assert posts(emulator, "/system/actions/restoreSnapshot") == 1
+    assert tries(run)["oac"] == ("failed", 2)  # the second try refused, and without retries
+    out = capfd.readouterr().out
+    assert "was not sent again" in out
+    assert "state-store/oac_work" in out  # how to clear the record deliberately
+
+
+def test_the_variable_record_of_airflow_3_0_to_3_2_refuses_a_second_restore_too(
+    emulator, failing_store, monkeypatch, capfd
+):
+    from airflow_provider_oac.operators._base import WorkRecord
+
+    real_init = WorkRecord.__init__
+
+    def without_task_state_store(self, context):  # as on Airflow 3.0 to 3.2
+        real_init(self, context)
+        self._store = None
+
+    monkeypatch.setattr(WorkRecord, "__init__", without_task_state_store)
+    target = source_snapshot()
+    failing_store.fail(with_id)
+    emulator.control.add_fault(f"GET {API}/workRequests/*", "status", status=404, times=1)
+    run = write_dag(
+        "oac_intent_restore_variable",
+        f'OACRestoreSnapshotOperator(task_id="oac", snapshot_id={target!r}, password=PASSWORD, poll_interval=0.2)',
+        retries=2,
+        imports=IMPORTS,
+    ).test()
+
+    assert failing_store.failed  # the Variable write was refused
+    assert posts(emulator, "/system/actions/restoreSnapshot") == 1
+    assert tries(run)["oac"] == ("failed", 2)
+    assert "airflow variables delete oac_work__oac_intent_restore_variable__" in capfd.readouterr().out
+
+
+def test_a_safety_snapshot_whose_record_write_fails_is_taken_once(emulator, failing_store):
+    target = source_snapshot()
+    failing_store.fail(lambda record: record.get("operation") == "safety_snapshot" and with_id(record))
+    emulator.control.add_fault(f"GET {API}/workRequests/*", "status", status=404, times=1)
+    run = write_dag(
+        "oac_intent_safety",
+        f"""
+        OACRestoreSnapshotOperator(
+            task_id="oac", snapshot_id={target!r}, password=PASSWORD, poll_interval=0.2,
+            safety_snapshot_name="before-restore",
+        )
+        """,
+        retries=1,
+        imports=IMPORTS,
+    ).test()
+
+    assert failing_store.failed
+    assert posts(emulator, "/snapshots") == 2  # the source, then one safety snapshot
+    assert [s["name"] for s in emulator.control.snapshots()].count("before-restore") == 1
+    assert emulator.control.counters()["restores_started"] == 1
+    assert tries(run)["oac"] == ("success", 2)
+
+
+# --- a worker killed right after OAC accepted ---------------------------------------------------------
+
+
+def test_a_worker_killed_after_oac_accepted_the_create_does_not_post_again(emulator):
+    dag = write_dag(
+        "oac_intent_killed_create",
+        'OACCreateSnapshotOperator(task_id="oac", name="killed", password=PASSWORD, poll_interval=0.2)',
+        retries=1,
+        imports=IMPORTS,
+    )
+    run_until_accepted_then_kill(emulator, dag.dag_id, f"POST {API}/snapshots", "snapshots_created")
+    state, try_number = retry_in_this_process(dag)
+
+    assert posts(emulator, "/snapshots") == 1
+    assert [s["name"] for s in emulator.control.snapshots()] == ["killed"]
+    assert (state, try_number) == ("success", 2)
+
+
+def test_a_worker_killed_after_oac_accepted_the_restore_does_not_post_again(emulator):
+    target = source_snapshot()
+    dag = write_dag(
+        "oac_intent_killed_restore",
+        f'OACRestoreSnapshotOperator(task_id="oac", snapshot_id={target!r}, password=PASSWORD, poll_interval=0.2)',
+        retries=1,
+        imports=IMPORTS,
+    )
+    route = f"POST {API}/system/actions/restoreSnapshot"
+    run_until_accepted_then_kill(emulator, dag.dag_id, route, "restores_started")
+    state, _ = retry_in_this_process(dag)
+
+    assert posts(emulator, "/system/actions/restoreSnapshot") == 1
+    assert emulator.control.counters()["restores_started"] == 1
+    assert state == "failed"
