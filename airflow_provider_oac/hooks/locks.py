@@ -115,8 +115,21 @@ _LIBPQ_EXTRAS = (
     "keepalives_idle",
     "keepalives_interval",
     "keepalives_count",
+    "tcp_user_timeout",
     "target_session_attrs",
 )
+
+#: TCP keepalive of the lock's session, at both ends, unless the lock connection's Extra sets them
+#: (libpq names; ``tcp_user_timeout`` in milliseconds). A holder whose host died or was cut off
+#: keeps the lock until the *server* drops its session: with these, within about 25 s instead of
+#: the 2 hours of the kernel's default keepalive (docs/tokens.md has the measured figures).
+KEEPALIVE_DEFAULTS = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 25_000,
+}
 
 
 def cross_host_lock(conn_id: str, lock_conn: Any, timeout: float = LOCK_WAIT_SECONDS) -> CrossHostLock:
@@ -168,6 +181,8 @@ def postgres_advisory_lock(lock_conn: Any, name: str, timeout: float) -> Iterato
     extra = _extras(lock_conn)
     options = {k: extra[k] for k in _LIBPQ_EXTRAS if extra.get(k) not in (None, "")}
     options.setdefault("connect_timeout", 10)
+    for setting, default in KEEPALIVE_DEFAULTS.items():
+        options[setting] = _whole_number(lock_conn, setting, options.get(setting, default))
     where = f"the PostgreSQL refresh lock (connection {_lock_conn_name(lock_conn)})"
     try:
         connection = psycopg2.connect(
@@ -183,6 +198,7 @@ def postgres_advisory_lock(lock_conn: Any, name: str, timeout: float) -> Iterato
         raise OACError(f"Could not connect to {where}: {_first_line(exc)}") from None
     try:
         connection.autocommit = True
+        _server_keepalives(connection, options)
         try:
             with connection.cursor() as cursor:
                 if timeout > 0:
@@ -206,6 +222,40 @@ def postgres_advisory_lock(lock_conn: Any, name: str, timeout: float) -> Iterato
                 cursor.execute("SELECT pg_advisory_unlock(%s)", (key,))
     finally:
         connection.close()
+
+
+def _whole_number(lock_conn: Any, setting: str, value: Any) -> int:
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise OACConfigError(
+            f"Connection {_lock_conn_name(lock_conn)}: Extra {setting!r} must be a whole number of "
+            f"{'milliseconds' if setting == 'tcp_user_timeout' else 'seconds'} (0 or more), not {value!r}."
+        )
+    return number
+
+
+def _server_keepalives(connection: Any, options: dict[str, Any]) -> None:
+    """The server's side of the lock session's keepalive: what ends the session of a holder whose
+    host died or was cut off, and so releases its lock. ``client_connection_check_interval``
+    (PostgreSQL 14+) also ends a dead *waiter* blocked in ``pg_advisory_lock``, which would
+    otherwise be granted the lock and keep it. A server that lacks a setting keeps its default."""
+    import psycopg2
+
+    settings = {"tcp_user_timeout": options["tcp_user_timeout"]}
+    if options["keepalives"]:
+        settings |= {
+            "tcp_keepalives_idle": options["keepalives_idle"],
+            "tcp_keepalives_interval": options["keepalives_interval"],
+            "tcp_keepalives_count": options["keepalives_count"],
+            "client_connection_check_interval": options["keepalives_interval"] * 1000,
+        }
+    with connection.cursor() as cursor:
+        for name, value in settings.items():
+            with contextlib.suppress(psycopg2.Error):  # autocommit: a failed SET harms nothing
+                cursor.execute(f"SET {name} = %s", (value,))
 
 
 class _PostgresSession(HeldLock):
