@@ -199,3 +199,26 @@ def test_a_keepalive_extra_that_is_not_a_whole_number_is_a_config_error(pg_datab
     conn = postgres_lock_conn(*pg_database, keepalives_idle="ten")
     with pytest.raises(OACConfigError, match="Extra 'keepalives_idle' must be a whole number of seconds"):
         take(postgres_advisory_lock(conn, lock_name, timeout=1))
+
+
+def test_a_holder_whose_session_the_server_ended_refuses_to_go_on(pg_lock, lock_name):
+    """What the server does to a dead holder's session (keepalive gave up) happens here by
+    pg_terminate_backend: the holder's check() then says the lock is lost instead of going on."""
+    from airflow_provider_oac.hooks.locks import OACLockLost
+
+    with postgres_advisory_lock(pg_lock, lock_name, timeout=5) as held:
+        held.check("present the refresh token")
+        assert lock_holders(pg_lock, lock_name) == 1
+        admin = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=pg_lock.login, dbname=pg_lock.schema)
+        admin.autocommit = True
+        with admin.cursor() as cursor:
+            key = advisory_lock_key(lock_name)
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND classid::bigint = %s AND objid::bigint = %s AND objsubid = 1",
+                ((key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF),
+            )
+        admin.close()
+        with pytest.raises(OACLockLost, match="its session ended") as excinfo:
+            held.check("present the refresh token")
+        assert "\n" not in str(excinfo.value)
