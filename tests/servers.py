@@ -179,6 +179,7 @@ class OwnRedis:
                 self.binary,
                 "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
                 "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--protected-mode", "no",
+                "--notify-keyspace-events", "Ex",
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

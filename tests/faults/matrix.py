@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.faults import locks
+
 API = "/api/20210901"
 PASSWORD = "Fault-Matrix-Pa55word"
 #: The client's read timeout in these runs (connection extra ``timeout``) and how long a hanging
@@ -71,6 +73,10 @@ FAULTS = {
         ),
         Fault("stuck_work_request", "stuck_work_request"),
         Fault("expire_token", "expire_token"),
+        # Cross-host lock faults (tests/faults/locks.py): not emulator faults.
+        Fault("lock-server outage", "lock_outage", {"seconds": 4.0, "lease": 6.0, "iam_delay": 7.0}),
+        Fault("lock server down", "lock_down", {"lease": 6.0}),
+        Fault("host death", "host_death"),
     )
 }
 
@@ -99,6 +105,8 @@ STEPS = {
         Step("restore: GET /workRequests", "restore", f"GET {API}/workRequests/*"),
         Step("wait (deferred): GET /workRequests", "create", f"GET {API}/workRequests/*", deferrable=True),
         Step("task refresh: POST token", "refresh", "POST /iam/oauth2/v1/token"),
+        Step("task refresh under a Redis lock", "lock", "POST /iam/oauth2/v1/token"),
+        Step("refresh under a PostgreSQL lock", "lock", "POST /iam/oauth2/v1/token"),
     )
 }
 
@@ -106,6 +114,8 @@ SUCCESS, FAILED = "success", "failed"
 
 
 def applies(fault: Fault, step: Step) -> bool:
+    if step.kind == "lock" or fault.action in locks.ACTIONS:
+        return locks.applies(fault, step)
     if fault.action in ("fail_work_request", "stuck_work_request"):
         return step.route.startswith("POST /api/")  # they act when the work is accepted
     if fault.action == "expire_token":
@@ -115,6 +125,8 @@ def applies(fault: Fault, step: Step) -> bool:
 
 def expected(fault: Fault, step: Step) -> tuple[frozenset[str], str]:
     """The outcomes the design allows for ``fault`` at ``step``, and why."""
+    if step.kind == "lock":
+        return locks.expected(fault, step)
     name = fault.name
     transient = {"429 + Retry-After", "503", "delay"}
     if step.kind == "login":
@@ -158,6 +170,7 @@ SHORT = [
     ("expire_token", "restore: POST restoreSnapshot"),
     ("502", "task refresh: POST token"),
     ("503", "login: token"),
+    ("lock-server outage", "task refresh under a Redis lock"),
 ]
 
 
@@ -278,6 +291,15 @@ class Runner:
         started = time.monotonic()
         if step.kind == "login":
             result = self._login(fault, step, conn_id, allowed, why)
+        elif step.kind == "lock":
+            try:
+                result = locks.run(self, fault, step, conn_id, allowed, why)
+                result.seconds = time.monotonic() - started
+                self._check(result, conn_id)
+            finally:
+                locks.stop(self)  # after the check: its refresh takes the lock too
+            forget_process_cache()
+            return result
         else:
             result = self._task(fault, step, conn_id, allowed, why)
         result.seconds = time.monotonic() - started
