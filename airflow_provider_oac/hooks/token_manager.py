@@ -245,11 +245,11 @@ class TokenManager:
             generation = again.generation
             new_tokens = self._refresh(again.refresh_token)
         self.refresh_count += 1
-        self._check_lock_after_refresh()
         record = TokenRecord.from_token_set(login_key, new_tokens, generation + 1, self._clock())
         # Local first: if we die before the shared write, the next process here recovers it.
         self.journal.write(conn_id, record)
         self._write_store(record)
+        self._check_lock_after_refresh()
         return self._remember(new_tokens)
 
     def _check_lock(self, action: str) -> None:
@@ -261,13 +261,15 @@ class TokenManager:
     def _check_lock_after_refresh(self) -> None:
         # IAM rotated the token: the new one is the only valid copy, so it is stored even if the
         # lock was lost meanwhile (a caller that took it over and presented the old token got
-        # invalid_grant and re-reads the store). Only say so.
+        # invalid_grant and re-reads the store). Checked only after storing (a check is a round
+        # trip to the lock server, which must not widen the window between IAM's answer and the
+        # writes), and only to say so.
         try:
             self._check_lock("store the new refresh token")
         except OACLockLost as exc:
             log.warning(
-                "Lost %s during the refresh (%s). Storing the new refresh token anyway: IAM has rotated "
-                "it, so it is the only valid one.",
+                "Lost %s during the refresh (%s). The new refresh token was stored anyway: IAM has "
+                "rotated it, so it is the only valid one.",
                 exc.where,
                 exc.reason,
             )

@@ -124,3 +124,51 @@ def test_a_refresh_whose_redis_lease_ran_out_does_not_present_the_token(
     assert manager.refresh_count == 1
     assert emulator.control.counters()["spent_refresh_token_presentations"] == 0
     forget_process_cache()
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_a_lease_lost_while_iam_answers_still_stores_the_new_token(
+    emulator, own_redis, tmp_path, monkeypatch
+):
+    """Lost *after* the token was presented (Redis down longer than the lease while IAM takes 4 s to
+    answer): IAM has rotated the token, so the new one is the only valid copy. It is stored, the
+    access token is used, and a warning says the lock was lost."""
+    import contextlib
+
+    from airflow_provider_oac.hooks.oac import OACHook
+    from airflow_provider_oac.hooks.token_manager import TokenManager, forget_process_cache
+    from airflow_provider_oac.hooks.token_store import VariableTokenStore
+    from tests.helpers import login
+
+    monkeypatch.setenv("AIRFLOW_PROVIDER_OAC_STATE_DIR", str(tmp_path / "state"))
+    forget_process_cache()
+    login(emulator, "oac_lock_lost_late")
+    lease, name, conn = 2.0, unique_lock_name(), own_redis.conn()
+
+    @contextlib.contextmanager
+    def lock_then_outage():
+        with redis_lock(conn, name, timeout=5, lease=lease) as held:
+            threading.Timer(0.1, own_redis.kill).start()  # after the check, while IAM works
+            threading.Timer(lease + 1.5, own_redis.start).start()
+            yield held
+
+    emulator.control.add_fault("POST /iam/oauth2/v1/token", "delay", delay=lease + 2.5, times=1)
+    config = OACHook("oac_lock_lost_late").config
+    manager = TokenManager(config, VariableTokenStore(), cross_host_lock=lock_then_outage)
+    import logging
+
+    warnings: list[str] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: warnings.append(record.getMessage())  # type: ignore[method-assign]
+    logger = logging.getLogger("airflow_provider_oac.hooks.token_manager")
+    logger.addHandler(handler)
+    try:
+        access_token = manager.get_access_token()
+    finally:
+        logger.removeHandler(handler)
+
+    stored = VariableTokenStore().read(config.conn_id, config.login_key)
+    assert stored is not None and stored.access_token == access_token and stored.generation == 1
+    assert any("The new refresh token was stored anyway" in w for w in warnings), warnings
+    assert emulator.control.counters()["spent_refresh_token_presentations"] == 0
+    forget_process_cache()
