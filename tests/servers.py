@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
 import socket
+import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -147,3 +151,75 @@ def redis_lock_connection() -> LockConn:
 @pytest.fixture
 def lock_name() -> str:
     return unique_lock_name()
+
+
+class OwnRedis:
+    """A throw-away ``redis-server`` of this test's own on a free loopback port, which the test may
+    stop (``kill``: the port refuses), start again on the same port (``start``; the append-only
+    file keeps the keys and their absolute expiry times, as a restarted production Redis with
+    persistence does) or freeze (``pause``/``resume``: SIGSTOP/SIGCONT, a hung server)."""
+
+    def __init__(self, directory: Path):
+        import shutil
+
+        from tests.deployment import free_port
+
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.skip("redis-server is not installed")
+        self.binary = binary
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> OwnRedis:
+        self.proc = subprocess.Popen(
+            [
+                self.binary,
+                "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
+                "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--protected-mode", "no",
+                "--notify-keyspace-events", "Ex",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while not reachable("127.0.0.1", self.port):
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise AssertionError(f"redis-server on port {self.port} did not start")
+            time.sleep(0.02)
+        return self
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait()
+
+    def pause(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+            self.proc.kill()
+            self.proc.wait()
+
+    def conn(self, **extra: Any) -> LockConn:
+        return LockConn(
+            "oac_lock_own_redis", "redis", "127.0.0.1", self.port, extra_dejson={"db": 0, **extra}
+        )
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
+    server = OwnRedis(tmp_path / "redis").start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -9,6 +9,10 @@ time; the others wait, then re-read the store and use what the winner wrote. Thr
 - optionally a lock on a server every host reaches, named by the connection's ``lock_conn_id``
   extra: a PostgreSQL advisory lock (dropped when the holder's session ends) or a Redis lock
   (expires after ``lease`` seconds if the holder dies).
+
+A cross-host lock can be lost while held (a Redis lease that ran out during an outage, a
+PostgreSQL session the server dropped): the context managers yield a :class:`HeldLock` whose
+``check()`` the token manager calls before it presents the refresh token.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import logging
 import os
 import threading
 import time
@@ -23,6 +28,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from airflow_provider_oac.errors import OACConfigError, OACError
+
+log = logging.getLogger(__name__)
 
 _thread_locks: dict[str, threading.Lock] = {}
 _thread_locks_guard = threading.Lock()
@@ -33,6 +40,27 @@ LOCK_WAIT_SECONDS = 120.0
 
 class OACLockTimeout(OACError):
     """Another process held the refresh lock for too long."""
+
+
+class OACLockLost(OACError):
+    """The cross-host refresh lock was lost (or may have been) while held: its holder must not
+    present the refresh token. A temporary failure: the next try takes the lock and re-reads the
+    store."""
+
+    def __init__(self, where: str, action: str, reason: str):
+        super().__init__(
+            f"Lost {where} before it could {action}: {reason}. The refresh token was not sent; the next "
+            "try takes the lock again and re-reads the stored token."
+        )
+        self.where, self.action, self.reason = where, action, reason
+
+
+class HeldLock:
+    """What a cross-host lock yields: ``check(action)`` raises :class:`OACLockLost` unless the lock
+    is still this holder's (the base class has nothing to check)."""
+
+    def check(self, action: str) -> None:
+        return None
 
 
 def thread_lock(name: str) -> threading.Lock:
@@ -72,7 +100,7 @@ def host_lock(path: str, timeout: float = LOCK_WAIT_SECONDS) -> Iterator[None]:
 
 # --- cross-host locks --------------------------------------------------------------------------------
 
-CrossHostLock = Callable[[], contextlib.AbstractContextManager[None]]
+CrossHostLock = Callable[[], contextlib.AbstractContextManager[HeldLock]]
 
 #: libpq settings a postgres connection's Extra may carry (as the Postgres provider reads them).
 _LIBPQ_EXTRAS = (
@@ -87,8 +115,21 @@ _LIBPQ_EXTRAS = (
     "keepalives_idle",
     "keepalives_interval",
     "keepalives_count",
+    "tcp_user_timeout",
     "target_session_attrs",
 )
+
+#: TCP keepalive of the lock's session, at both ends, unless the lock connection's Extra sets them
+#: (libpq names; ``tcp_user_timeout`` in milliseconds). A holder whose host died or was cut off
+#: keeps the lock until the *server* drops its session: with these, within about 25 s instead of
+#: the 2 hours of the kernel's default keepalive (docs/tokens.md has the measured figures).
+KEEPALIVE_DEFAULTS = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 25_000,
+}
 
 
 def cross_host_lock(conn_id: str, lock_conn: Any, timeout: float = LOCK_WAIT_SECONDS) -> CrossHostLock:
@@ -121,7 +162,7 @@ def _extras(lock_conn: Any) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def postgres_advisory_lock(lock_conn: Any, name: str, timeout: float) -> Iterator[None]:
+def postgres_advisory_lock(lock_conn: Any, name: str, timeout: float) -> Iterator[HeldLock]:
     """A session-level ``pg_advisory_lock`` on the database of ``lock_conn``, held on a session of
     its own: PostgreSQL drops it when that session ends, so a holder that dies releases it.
 
@@ -140,6 +181,8 @@ def postgres_advisory_lock(lock_conn: Any, name: str, timeout: float) -> Iterato
     extra = _extras(lock_conn)
     options = {k: extra[k] for k in _LIBPQ_EXTRAS if extra.get(k) not in (None, "")}
     options.setdefault("connect_timeout", 10)
+    for setting, default in KEEPALIVE_DEFAULTS.items():
+        options[setting] = _whole_number(lock_conn, setting, options.get(setting, default))
     where = f"the PostgreSQL refresh lock (connection {_lock_conn_name(lock_conn)})"
     try:
         connection = psycopg2.connect(
@@ -155,6 +198,7 @@ def postgres_advisory_lock(lock_conn: Any, name: str, timeout: float) -> Iterato
         raise OACError(f"Could not connect to {where}: {_first_line(exc)}") from None
     try:
         connection.autocommit = True
+        _server_keepalives(connection, options)
         try:
             with connection.cursor() as cursor:
                 if timeout > 0:
@@ -171,13 +215,64 @@ def postgres_advisory_lock(lock_conn: Any, name: str, timeout: float) -> Iterato
         except psycopg2.Error as exc:
             raise OACError(f"Could not take {where}: {_first_line(exc)}") from None
         try:
-            yield
+            yield _PostgresSession(connection, where)
         finally:
             # If the session is gone, so is the lock: closing below is the release that matters.
             with contextlib.suppress(psycopg2.Error), connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_unlock(%s)", (key,))
     finally:
         connection.close()
+
+
+def _whole_number(lock_conn: Any, setting: str, value: Any) -> int:
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise OACConfigError(
+            f"Connection {_lock_conn_name(lock_conn)}: Extra {setting!r} must be a whole number of "
+            f"{'milliseconds' if setting == 'tcp_user_timeout' else 'seconds'} (0 or more), not {value!r}."
+        )
+    return number
+
+
+def _server_keepalives(connection: Any, options: dict[str, Any]) -> None:
+    """The server's side of the lock session's keepalive: what ends the session of a holder whose
+    host died or was cut off, and so releases its lock. ``client_connection_check_interval``
+    (PostgreSQL 14+) also ends a dead *waiter* blocked in ``pg_advisory_lock``, which would
+    otherwise be granted the lock and keep it. A server that lacks a setting keeps its default."""
+    import psycopg2
+
+    settings = {"tcp_user_timeout": options["tcp_user_timeout"]}
+    if options["keepalives"]:
+        settings |= {
+            "tcp_keepalives_idle": options["keepalives_idle"],
+            "tcp_keepalives_interval": options["keepalives_interval"],
+            "tcp_keepalives_count": options["keepalives_count"],
+            "client_connection_check_interval": options["keepalives_interval"] * 1000,
+        }
+    with connection.cursor() as cursor:
+        for name, value in settings.items():
+            with contextlib.suppress(psycopg2.Error):  # autocommit: a failed SET harms nothing
+                cursor.execute(f"SET {name} = %s", (value,))
+
+
+class _PostgresSession(HeldLock):
+    """The advisory lock lives exactly as long as its session: a query that works proves it."""
+
+    def __init__(self, connection: Any, where: str):
+        self._connection = connection
+        self._where = where
+
+    def check(self, action: str) -> None:
+        import psycopg2
+
+        try:
+            with self._connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+        except psycopg2.Error as exc:
+            raise OACLockLost(self._where, action, f"its session ended ({_first_line(exc)})") from None
 
 
 def advisory_lock_key(name: str) -> int:
@@ -191,22 +286,26 @@ def _first_line(exc: BaseException) -> str:
 
 
 #: A Redis lock's lease: its holder renews it every third of this while it lives, so it only
-#: expires (and frees the lock for others) this many seconds after the holder died.
+#: expires (and frees the lock for others) this many seconds after the holder died. The lock
+#: connection's Extra ``lease`` overrides it.
 REDIS_LEASE_SECONDS = 30.0
 
 
 @contextlib.contextmanager
 def redis_lock(
-    lock_conn: Any, name: str, timeout: float, *, lease: float = REDIS_LEASE_SECONDS
-) -> Iterator[None]:
+    lock_conn: Any, name: str, timeout: float, *, lease: float | None = None
+) -> Iterator[HeldLock]:
     """A Redis lock (``SET NX PX`` with a token) at ``airflow-provider-oac:refresh:<name>``.
 
-    The holder renews the lease in a background thread, so a slow refresh (IAM retrying with
-    backoff) keeps the lock; a dead holder stops renewing and the lock frees itself after
-    ``lease`` seconds.
+    The holder renews the lease in a background thread until it releases the lock, retrying
+    through Redis outages, so a slow refresh keeps the lock; a dead holder stops renewing and the
+    lock frees itself after ``lease`` seconds. If renewals fail for too long the lock is lost: the
+    yielded :class:`HeldLock` then refuses (see :class:`_RedisLease`).
     """
     try:
         import redis
+        from redis.backoff import ExponentialBackoff
+        from redis.retry import Retry
     except ImportError:
         raise OACConfigError(
             "lock_conn_id names a redis connection but the redis client is not installed: "
@@ -222,6 +321,11 @@ def redis_lock(
             f"Connection {_lock_conn_name(lock_conn)}: the Redis database (Extra 'db' or Schema) must be a "
             f"number, not {db!r}."
         ) from None
+    if lease is None:
+        lease = _lease_extra(lock_conn, extra.get("lease"))
+    # No Redis call may block longer than a sixth of the lease (10 s at most): a renewal stuck in a
+    # read would otherwise outlive the lease it renews. Two quick retries, then our own loop.
+    io_timeout = min(10.0, lease / 6)
     client = redis.Redis(
         host=lock_conn.host or "localhost",
         port=lock_conn.port or 6379,
@@ -229,8 +333,9 @@ def redis_lock(
         password=lock_conn.password or None,
         db=db,
         ssl=_truthy(extra.get("ssl", False)),
-        socket_timeout=10,
-        socket_connect_timeout=10,
+        socket_timeout=io_timeout,
+        socket_connect_timeout=io_timeout,
+        retry=Retry(ExponentialBackoff(cap=min(1.0, lease / 10), base=0.05), 2),
     )
     lock = client.lock(
         f"airflow-provider-oac:refresh:{name}",
@@ -239,6 +344,7 @@ def redis_lock(
         blocking_timeout=max(timeout, 0.0),
         thread_local=False,  # the renewing thread extends the lease this thread took
     )
+    sent = time.monotonic()
     try:
         acquired = lock.acquire()
     except redis.RedisError as exc:
@@ -247,13 +353,16 @@ def redis_lock(
     if not acquired:
         client.close()
         raise OACLockTimeout(f"Waited {timeout:.0f} s for {where}.")
+    # The key was set at the earliest when its SET was sent: the call's start is a safe bound for a
+    # first attempt, and no attempt (with redis-py's two retries) takes longer than 3 I/O timeouts.
+    held = _RedisLease(lock, lease, where, max(sent, time.monotonic() - 3 * io_timeout))
     stop = threading.Event()
     renewer = threading.Thread(
-        target=_renew_lease, args=(lock, lease, stop), name="oac-redis-lock-lease", daemon=True
+        target=_renew_lease, args=(held, stop), name="oac-redis-lock-lease", daemon=True
     )
     renewer.start()
     try:
-        yield
+        yield held
     finally:
         stop.set()
         renewer.join()
@@ -262,14 +371,102 @@ def redis_lock(
         client.close()
 
 
-def _renew_lease(lock: Any, lease: float, stop: threading.Event) -> None:
+def _lease_extra(lock_conn: Any, value: Any) -> float:
+    if value in (None, ""):
+        return REDIS_LEASE_SECONDS
+    try:
+        lease = float(value)
+    except (TypeError, ValueError):
+        lease = -1.0
+    if not 1 <= lease <= 3600:
+        raise OACConfigError(
+            f"Connection {_lock_conn_name(lock_conn)}: Extra 'lease' must be a number of seconds from 1 to "
+            f"3600 (default {REDIS_LEASE_SECONDS:.0f}), not {value!r}."
+        )
+    return lease
+
+
+class _RedisLease(HeldLock):
+    """A held Redis lock and what this holder knows about its lease.
+
+    ``valid_until`` (monotonic) is when the key expires at the earliest: the send time of the last
+    successful set or renewal plus the lease. ``check()`` renews once more (which also proves the
+    key still holds our token); if Redis cannot be reached it accepts only while at least half the
+    lease is left, so the refresh it guards can finish before anybody else can take the lock.
+    """
+
+    def __init__(self, lock: Any, lease: float, where: str, sent: float):
+        self._lock = lock
+        self.lease = lease
+        self._where = where
+        self._guard = threading.Lock()
+        self.valid_until = sent + lease
+        self.lost: str | None = None
+        self.renewals = 0
+        self.failed_renewals = 0
+
+    def renew(self) -> None:
+        """Extend the lease (raises LockNotOwnedError, and marks the lock lost, if the key no
+        longer holds our token; other RedisErrors if Redis cannot be reached)."""
+        from redis.exceptions import LockNotOwnedError
+
+        sent = time.monotonic()
+        try:
+            self._lock.reacquire()
+        except LockNotOwnedError:
+            with self._guard:
+                self.lost = "its key expired or was taken over (the lease was not renewed in time)"
+            raise
+        with self._guard:
+            self.valid_until = max(self.valid_until, sent + self.lease)
+            self.renewals += 1
+
+    def remaining(self) -> float:
+        with self._guard:
+            return self.valid_until - time.monotonic()
+
+    def check(self, action: str) -> None:
+        import redis
+
+        if self.lost is None:
+            try:
+                self.renew()
+            except redis.exceptions.LockNotOwnedError:
+                pass
+            except redis.RedisError as exc:
+                left = self.remaining()
+                if left < self.lease / 2:
+                    with self._guard:
+                        self.lost = self.lost or (
+                            f"Redis has not answered for a while ({type(exc).__name__}) and the lease "
+                            f"ends in {max(left, 0):.0f} s, too soon to finish a refresh"
+                        )
+        if self.lost is not None:
+            raise OACLockLost(self._where, action, self.lost)
+
+
+def _renew_lease(held: _RedisLease, stop: threading.Event) -> None:
+    """Renew every third of the lease until released; through an outage, try again every tenth of
+    it (1 s at most). Stops early only when the lock is lost (the key no longer ours)."""
     import redis
 
-    while not stop.wait(lease / 3):
+    wait = held.lease / 3
+    while not stop.wait(wait):
         try:
-            lock.reacquire()
-        except redis.RedisError:
-            return  # the lease is lost or Redis is gone: nothing left to renew
+            held.renew()
+            wait = held.lease / 3
+        except redis.exceptions.LockNotOwnedError:
+            log.warning("%s", held.lost)
+            return
+        except redis.RedisError as exc:
+            held.failed_renewals += 1
+            wait = min(1.0, held.lease / 10)
+            if held.failed_renewals == 1 or held.failed_renewals % 10 == 0:
+                log.warning(
+                    "Renewing the Redis refresh lock failed (%s); %.0f s of the lease left, trying again.",
+                    type(exc).__name__,
+                    held.remaining(),
+                )
 
 
 def _truthy(value: Any) -> bool:

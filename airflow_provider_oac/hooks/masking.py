@@ -107,22 +107,41 @@ def masked_generations(key: tuple[str, str]) -> int:
 def unmask_secrets(values: Iterable[str]) -> int:
     """Stop masking ``values`` in this process's secrets maskers; returns how many were removed.
 
-    Tolerates concurrent ``add_mask`` calls: a pattern another thread adds meanwhile is kept."""
+    Safe against concurrent ``add_mask`` calls (the triggerer's loop masks while a worker thread
+    unmasks): see :func:`_unmask`."""
     removed = {re.escape(v) for v in values if v}
     return sum(_unmask(masker, removed) for masker in _maskers()) if removed else 0
 
 
+#: Serializes this module's unmasks (Airflow's own ``add_mask`` takes no lock we could share).
+_unmask_guard = threading.Lock()
+
+
 def _unmask(masker: Any, removed: set[str]) -> int:
-    old = masker.patterns
-    snapshot = _copy(old)
-    gone = snapshot & removed
-    if not gone:
-        return 0
-    kept = snapshot - gone
-    masker.patterns = kept
-    kept |= _copy(old) - snapshot  # added to the old set by a thread that read it before the swap
-    masker.replacer = re.compile("|".join(_copy(kept))) if kept else None
-    return len(gone)
+    """Remove ``removed`` from ``masker``'s pattern set *in place*, then rebuild its regex until no
+    pattern was added during the rebuild.
+
+    Airflow's ``add_mask`` adds to ``masker.patterns`` and then assigns a regex it compiled from
+    that set. An ``add_mask`` that runs while we compile lands in the same set (we never swap it);
+    if our assignment then overwrites its regex, the set differs from what we compiled and we
+    compile again. Once the set after our assignment is still the one we compiled, every added
+    pattern is in the regex: an ``add_mask`` that ended before our assignment added its pattern
+    before we looked, and one that ends after it assigns its own regex (Airflow's masker has no
+    lock, so two concurrent ``add_mask`` calls can still race each other; that is Airflow's)."""
+    with _unmask_guard:
+        patterns = masker.patterns
+        if not isinstance(patterns, set):
+            return 0  # not the shape we know: unmask nothing (more masking, never a leak)
+        gone = removed & _copy(patterns)
+        if not gone:
+            return 0
+        patterns.difference_update(gone)
+        while True:
+            compiled = _copy(patterns)
+            masker.replacer = re.compile("|".join(compiled)) if compiled else None
+            if masker.patterns is not patterns or _copy(patterns) <= compiled:
+                # Stable; or reset_masker() replaced the set, and our regex only masks more.
+                return len(gone)
 
 
 def _copy(patterns: set[str]) -> set[str]:
@@ -135,8 +154,14 @@ def _copy(patterns: set[str]) -> set[str]:
 
 #: Where Airflow keeps its maskers: the Task SDK's (what ``mask_secret`` feeds; airflow.sdk.log on
 #: 3.3, execution_time.secrets_masker on older SDKs) and core's (fed when the ORM loads a Variable,
-#: e.g. in the CLI or the API server; airflow._shared on 3.3, airflow.utils.log before).
-_SDK_MASKER = ("airflow.sdk.log", "airflow.sdk.execution_time.secrets_masker")
+#: e.g. in the CLI or the API server; airflow._shared on 3.1 and later, airflow.utils.log before).
+#: Checked in task-sdk 1.0.6, 1.1.8, 1.2.0, 1.3.2 and core 3.0.6, 3.1.8, 3.2.0, 3.3.2: a ``patterns``
+#: set and a ``replacer`` regex that ``add_mask`` adds to, then recompiles from the whole set.
+_SDK_MASKER = (
+    "airflow.sdk.log",
+    "airflow.sdk._shared.secrets_masker",
+    "airflow.sdk.execution_time.secrets_masker",
+)
 _CORE_MASKER = ("airflow._shared.secrets_masker", "airflow.utils.log.secrets_masker")
 
 
@@ -150,7 +175,10 @@ def _masker(module_names: tuple[str, ...] = _SDK_MASKER) -> Any:
         except ImportError:
             continue
         if factory is not None:
-            masker = factory()
+            try:
+                masker = factory()
+            except Exception:  # SDK 1.0: RuntimeError when logging has no masker configured
+                return None
             if isinstance(getattr(masker, "patterns", None), set) and hasattr(masker, "replacer"):
                 return masker
             return None

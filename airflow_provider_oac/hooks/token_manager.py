@@ -15,12 +15,12 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_oac.auth.tokens import TokenSet
 from airflow_provider_oac.errors import OACError, OACLoginRequired, OACTokenEndpointUnavailable
 from airflow_provider_oac.hooks import masking
-from airflow_provider_oac.hooks.locks import host_lock, lock_id, thread_lock
+from airflow_provider_oac.hooks.locks import OACLockLost, host_lock, lock_id, thread_lock
 from airflow_provider_oac.hooks.token_store import HostJournal, TokenRecord, TokenStore, newest, state_dir
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ class TokenManager:
         store: TokenStore,
         *,
         journal: HostJournal | None = None,
-        cross_host_lock: Callable[[], AbstractContextManager[None]] | None = None,
+        cross_host_lock: Callable[[], AbstractContextManager[Any]] | None = None,
         session: requests.Session | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
@@ -97,6 +97,8 @@ class TokenManager:
         self._clock = clock
         self._sleep = sleep
         self._key = (config.conn_id, config.login_key)
+        #: What the cross-host lock yielded while this manager holds it (see _check_lock).
+        self._held: Any = None
         masking.mask_for_good(config.refresh_token)
         #: Counts IAM refreshes made by this manager (for tests and benchmarks).
         self.refresh_count = 0
@@ -198,8 +200,12 @@ class TokenManager:
                 return cached
             lock_path = str(state_dir() / f"{lock_id(self.config.conn_id)}.lock")
             cross_host = self._cross_host_lock() if self._cross_host_lock else nullcontext()
-            with host_lock(lock_path), cross_host:
-                return self._refresh_under_lock()
+            with host_lock(lock_path), cross_host as held:
+                self._held = held
+                try:
+                    return self._refresh_under_lock()
+                finally:
+                    self._held = None
 
     def _refresh_under_lock(self) -> TokenSet:
         conn_id, login_key = self.config.conn_id, self.config.login_key
@@ -213,6 +219,7 @@ class TokenManager:
         ):
             # A process on this host refreshed, then died before its shared-store write.
             log.warning("Recovering the newest OAC refresh token of %r from this host's journal.", conn_id)
+            self._check_lock("write the recovered token to the store")
             self._write_store(latest)
         tokens = latest.token_set() if latest else None
         if self._usable(tokens):
@@ -242,12 +249,36 @@ class TokenManager:
         # Local first: if we die before the shared write, the next process here recovers it.
         self.journal.write(conn_id, record)
         self._write_store(record)
+        self._check_lock_after_refresh()
         return self._remember(new_tokens)
+
+    def _check_lock(self, action: str) -> None:
+        """Raise OACLockLost unless the cross-host lock (if any) is still ours."""
+        check = getattr(self._held, "check", None)
+        if check is not None:
+            check(action)
+
+    def _check_lock_after_refresh(self) -> None:
+        # IAM rotated the token: the new one is the only valid copy, so it is stored even if the
+        # lock was lost meanwhile (a caller that took it over and presented the old token got
+        # invalid_grant and re-reads the store). Checked only after storing (a check is a round
+        # trip to the lock server, which must not widen the window between IAM's answer and the
+        # writes), and only to say so.
+        try:
+            self._check_lock("store the new refresh token")
+        except OACLockLost as exc:
+            log.warning(
+                "Lost %s during the refresh (%s). The new refresh token was stored anyway: IAM has "
+                "rotated it, so it is the only valid one.",
+                exc.where,
+                exc.reason,
+            )
 
     def _refresh(self, refresh_token: str) -> TokenSet:
         from airflow_provider_oac.auth.flows import refresh_tokens
         from airflow_provider_oac.auth.protocol import IAMEndpoints
 
+        self._check_lock("present the refresh token")
         endpoints = IAMEndpoints.for_domain(
             self.config.iam_url,
             device_url=self.config.device_url,

@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.faults import locks
+
 API = "/api/20210901"
 PASSWORD = "Fault-Matrix-Pa55word"
 #: The client's read timeout in these runs (connection extra ``timeout``) and how long a hanging
@@ -76,6 +78,10 @@ FAULTS = {
         Fault("work-record write fails before the POST", "intent_write_fails"),
         Fault("work-record write fails after OAC accepted", "record_write_fails_after_accept"),
         Fault("worker SIGKILLed after OAC accepted", "kill_after_accept"),
+        # Cross-host lock faults (tests/faults/locks.py): not emulator faults.
+        Fault("lock-server outage", "lock_outage", {"seconds": 4.0, "lease": 6.0, "iam_delay": 7.0}),
+        Fault("lock server down", "lock_down", {"lease": 6.0}),
+        Fault("host death", "host_death"),
     )
 }
 
@@ -107,6 +113,8 @@ STEPS = {
         Step("restore: GET /workRequests", "restore", f"GET {API}/workRequests/*"),
         Step("wait (deferred): GET /workRequests", "create", f"GET {API}/workRequests/*", deferrable=True),
         Step("task refresh: POST token", "refresh", "POST /iam/oauth2/v1/token"),
+        Step("task refresh under a Redis lock", "lock", "POST /iam/oauth2/v1/token"),
+        Step("refresh under a PostgreSQL lock", "lock", "POST /iam/oauth2/v1/token"),
     )
 }
 
@@ -114,6 +122,8 @@ SUCCESS, FAILED = "success", "failed"
 
 
 def applies(fault: Fault, step: Step) -> bool:
+    if step.kind == "lock" or fault.action in locks.ACTIONS:
+        return locks.applies(fault, step)
     if fault.action in (
         "fail_work_request",
         "stuck_work_request",
@@ -128,6 +138,8 @@ def applies(fault: Fault, step: Step) -> bool:
 
 def expected(fault: Fault, step: Step) -> tuple[frozenset[str], str]:
     """The outcomes the design allows for ``fault`` at ``step``, and why."""
+    if step.kind == "lock":
+        return locks.expected(fault, step)
     name = fault.name
     transient = {"429 + Retry-After", "503", "delay"}
     if step.kind == "login":
@@ -190,6 +202,7 @@ SHORT = [
     ("TLS broken after the request was sent", "restore: POST restoreSnapshot"),
     ("work-record write fails after OAC accepted", "restore: POST restoreSnapshot"),
     ("worker SIGKILLed after OAC accepted", "create: POST /snapshots"),
+    ("lock-server outage", "task refresh under a Redis lock"),
 ]
 
 
@@ -310,6 +323,15 @@ class Runner:
         started = time.monotonic()
         if step.kind == "login":
             result = self._login(fault, step, conn_id, allowed, why)
+        elif step.kind == "lock":
+            try:
+                result = locks.run(self, fault, step, conn_id, allowed, why)
+                result.seconds = time.monotonic() - started
+                self._check(result, conn_id)
+            finally:
+                locks.stop(self)  # after the check: its refresh takes the lock too
+            forget_process_cache()
+            return result
         else:
             result = self._task(fault, step, conn_id, allowed, why)
         result.seconds = time.monotonic() - started

@@ -101,3 +101,34 @@ def test_unmasking_only_removes_what_it_is_given():
     assert masking.unmask_secrets([dropped, "never-masked-value-111"]) == 1
     assert is_masked(kept) and not is_masked(dropped)
     assert masking.unmask_secrets([dropped]) == 0
+
+
+def test_a_secret_masked_by_another_thread_during_the_unmask_compile_stays_masked(monkeypatch):
+    """Issue 13 item 6, forced interleaving: while ``unmask_secrets`` compiles its new regex, another
+    thread (the triggerer's loop while a worker thread unmasks) masks a new secret: Airflow adds it
+    to the pattern set and compiles its own regex. The unmask's final assignment must not drop it."""
+    import threading
+
+    dropped, added = "retired-token-value-1357913579", "new-token-masked-meanwhile-2468024680"
+    mask_secret(dropped)
+    real_compile = re.compile
+    unmasking = threading.current_thread()
+    interleaved = []
+
+    def compile_then_let_another_thread_mask(pattern, flags=0):
+        compiled = real_compile(pattern, flags)
+        if threading.current_thread() is unmasking and not interleaved:
+            interleaved.append(pattern)
+            other = threading.Thread(target=mask_secret, args=(added,))
+            other.start()
+            other.join()
+        return compiled
+
+    monkeypatch.setattr(re, "compile", compile_then_let_another_thread_mask)
+    assert masking.unmask_secrets([dropped]) == 1
+    monkeypatch.undo()
+
+    assert interleaved, "the unmask compiled no regex: the interleaving did not happen"
+    assert re.escape(added) in masker().patterns
+    assert is_masked(added), "a secret in the pattern set is missing from the masker's regex"
+    assert not is_masked(dropped)

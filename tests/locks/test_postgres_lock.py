@@ -5,6 +5,7 @@ Each session uses a database of its own (``oac_lock_test_<random>``, dropped aft
 
 from __future__ import annotations
 
+import os
 import time
 
 import psycopg2
@@ -107,3 +108,117 @@ def test_the_connections_libpq_extras_are_used(pg_database, lock_name):
     conn = postgres_lock_conn(*pg_database, target_session_attrs="read-write", sslmode="prefer")
     with postgres_advisory_lock(conn, lock_name, timeout=1):
         pass
+
+
+def _lock_session(monkeypatch):
+    """Wraps psycopg2.connect to keep the lock's own connection (the real one) for inspection."""
+    import psycopg2
+
+    made = []
+    real_connect = psycopg2.connect
+
+    def keep(*args, **kwargs):
+        made.append(real_connect(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(psycopg2, "connect", keep)
+    return made
+
+
+def _socket_options(connection) -> dict[str, int]:
+    import socket
+
+    sock = socket.socket(fileno=os.dup(connection.fileno()))
+    try:
+        return {
+            "SO_KEEPALIVE": sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+            "TCP_KEEPIDLE": sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),
+            "TCP_KEEPINTVL": sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL),
+            "TCP_KEEPCNT": sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT),
+            "TCP_USER_TIMEOUT": sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT),
+        }
+    finally:
+        sock.close()
+
+
+def _server_settings(connection) -> dict[str, str]:
+    names = ("tcp_keepalives_idle", "tcp_keepalives_interval", "tcp_keepalives_count", "tcp_user_timeout")
+    names += ("client_connection_check_interval",)
+    with connection.cursor() as cursor:
+        values = {}
+        for name in names:
+            cursor.execute(f"SHOW {name}")
+            values[name] = cursor.fetchone()[0]
+    return values
+
+
+def test_the_lock_session_finds_a_dead_peer_within_a_minute_at_both_ends(pg_lock, lock_name, monkeypatch):
+    """Issue 13 item 7: a holder whose host dies or is cut off must not keep the advisory lock for
+    the 2 hours of default TCP keepalive. The lock's session has keepalives at both ends: libpq's on
+    the holder's socket, and the server's own (``tcp_keepalives_*``, ``tcp_user_timeout``: what ends
+    a dead holder's session, and with it the lock) plus ``client_connection_check_interval`` for a
+    dead waiter blocked in ``pg_advisory_lock``."""
+    made = _lock_session(monkeypatch)
+    with postgres_advisory_lock(pg_lock, lock_name, timeout=5):
+        (connection,) = made
+        client = _socket_options(connection)
+        server = _server_settings(connection)
+    assert client == {
+        "SO_KEEPALIVE": 1,
+        "TCP_KEEPIDLE": 10,
+        "TCP_KEEPINTVL": 5,
+        "TCP_KEEPCNT": 3,
+        "TCP_USER_TIMEOUT": 25000,
+    }
+    assert server == {
+        "tcp_keepalives_idle": "10",
+        "tcp_keepalives_interval": "5",
+        "tcp_keepalives_count": "3",
+        "tcp_user_timeout": "25000",
+        "client_connection_check_interval": "5s",
+    }
+
+
+def test_the_lock_connections_extra_sets_the_keepalives(pg_database, lock_name, monkeypatch):
+    conn = postgres_lock_conn(
+        *pg_database, keepalives_idle=20, keepalives_interval=4, keepalives_count=5, tcp_user_timeout=40000
+    )
+    made = _lock_session(monkeypatch)
+    with postgres_advisory_lock(conn, lock_name, timeout=5):
+        client = _socket_options(made[0])
+        server = _server_settings(made[0])
+    assert (client["TCP_KEEPIDLE"], client["TCP_KEEPINTVL"], client["TCP_KEEPCNT"]) == (20, 4, 5)
+    assert client["TCP_USER_TIMEOUT"] == 40000
+    assert server["tcp_keepalives_idle"] == "20" and server["tcp_keepalives_count"] == "5"
+    assert server["tcp_user_timeout"] == "40000"
+
+
+def test_a_keepalive_extra_that_is_not_a_whole_number_is_a_config_error(pg_database, lock_name):
+    from airflow_provider_oac.errors import OACConfigError
+
+    conn = postgres_lock_conn(*pg_database, keepalives_idle="ten")
+    with pytest.raises(OACConfigError, match="Extra 'keepalives_idle' must be a whole number of seconds"):
+        take(postgres_advisory_lock(conn, lock_name, timeout=1))
+
+
+def test_a_holder_whose_session_the_server_ended_refuses_to_go_on(pg_lock, lock_name):
+    """What the server does to a dead holder's session (keepalive gave up) happens here by
+    pg_terminate_backend: the holder's check() then says the lock is lost instead of going on."""
+    from airflow_provider_oac.hooks.locks import OACLockLost
+
+    with postgres_advisory_lock(pg_lock, lock_name, timeout=5) as held:
+        held.check("present the refresh token")
+        assert lock_holders(pg_lock, lock_name) == 1
+        admin = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=pg_lock.login, dbname=pg_lock.schema)
+        admin.autocommit = True
+        with admin.cursor() as cursor:
+            key = advisory_lock_key(lock_name)
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND classid::bigint = %s AND objid::bigint = %s AND objsubid = 1",
+                ((key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF),
+            )
+        admin.close()
+        with pytest.raises(OACLockLost, match="its session ended") as excinfo:
+            held.check("present the refresh token")
+        assert "\n" not in str(excinfo.value)
