@@ -433,20 +433,25 @@ def _when(epoch: float) -> str:
 
 
 def _hook(conn_id: str, *, require_refresh_token: bool = True):
+    """An OACHook on the definition of ``conn_id`` that tasks get (Airflow's order: secrets
+    backend, ``AIRFLOW_CONN_<ID>``, metadata database); ``hook.live`` says where it was found."""
+    from airflow_provider_oac.cli.connections import env_variable_name, live_connection
     from airflow_provider_oac.hooks.config import connection_config, connection_extra
     from airflow_provider_oac.hooks.oac import OACHook
 
-    conn = _existing_or_none(conn_id)
-    if conn is None:
-        from airflow_provider_oac.hooks.oac import load_connection
-
-        try:
-            conn = load_connection(conn_id)
-        except Exception:
+    live, database_error = live_connection(conn_id)
+    if live is None:
+        if database_error:
             raise CLIError(
-                f"No connection {conn_id!r} in this Airflow: run airflow-oac login --conn-id {conn_id} ...",
-                EXIT_USAGE,
-            ) from None
+                f"Connection {conn_id!r} is in no secrets backend nor {env_variable_name(conn_id)}, and the "
+                f"metadata database could not be read ({database_error}): run airflow db migrate or set "
+                "AIRFLOW_HOME, or define the connection in the environment or a secrets backend.",
+            )
+        raise CLIError(
+            f"No connection {conn_id!r} in this Airflow: run airflow-oac login --conn-id {conn_id} ...",
+            EXIT_USAGE,
+        )
+    conn = live.conn
     hook = OACHook(conn_id)
     hook.config = connection_config(  # type: ignore[misc]
         conn_id,
@@ -457,20 +462,70 @@ def _hook(conn_id: str, *, require_refresh_token: bool = True):
         conn_type=conn.conn_type,
         require_refresh_token=require_refresh_token,
     )
+    hook.live = live  # type: ignore[attr-defined]
     return hook
+
+
+def shadow_warning(conn_id: str, live: Any) -> str | None:
+    """One line when a metadata-database row of ``conn_id`` is hidden from tasks."""
+    if not live.shadows_database_row:
+        return None
+    return (
+        f"Warning: the metadata database also has a connection {conn_id!r}, which tasks do not use: "
+        f"{live.source} comes first in Airflow's order; update or delete one of them."
+    )
+
+
+def token_store_problem(hook: Any) -> str | None:
+    """Why the rotated tokens of the hook's login cannot be read here (None: they can).
+
+    They are Airflow Variables in the metadata database (docs/tokens.md). Without them the newest
+    refresh token is unknown, and the connection's own one may have been spent by a task: using
+    it could end the login, so callers stop instead.
+    """
+    from airflow_provider_oac.hooks.token_store import VariableTokenStore
+
+    try:
+        VariableTokenStore().read(hook.config.conn_id, hook.config.login_key)
+    except Exception as exc:
+        return f"{type(exc).__name__} on the metadata database of AIRFLOW_HOME={os.environ.get('AIRFLOW_HOME', '~/airflow')}"
+    return None
+
+
+def _workers_backend() -> str | None:
+    """``[workers] secrets_backend``: tasks look there first; this process cannot."""
+    try:
+        from airflow.configuration import conf
+
+        return conf.get("workers", "secrets_backend", fallback="") or None
+    except Exception:
+        return None
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     hook = _hook(args.conn_id, require_refresh_token=False)
     config = hook.config
+    live = hook.live
     _say(f"Connection:  {config.conn_id}")
+    _say(f"Defined in:  {live.source}")
     _say(f"OAC URL:     {config.oac_url}")
     _say(f"IAM URL:     {config.iam_url}")
     _say(f"Client id:   {config.client_id}")
     _say(f"Cross-host refresh lock: {config.lock_conn_id or 'not set (one host only: a file lock)'}")
+    for line in _status_notes(config.conn_id, live):
+        _say(line)
     if not config.refresh_token:
         _say("Logged in:   no (no refresh token)")
         raise CLIError(f"Not logged in: run airflow-oac login --conn-id {config.conn_id}")
+    problem = token_store_problem(hook)
+    if problem is not None:
+        _say("Logged in:   unknown (the token store cannot be read here)")
+        raise CLIError(
+            f"Cannot check the login: its newest refresh token is in Airflow Variables in the metadata "
+            f"database, which this host cannot read ({problem}); refreshing with the connection's own token "
+            "could present one a task already spent, so nothing was sent: run status where the metadata "
+            "database is reachable."
+        )
     manager = hook.token_manager
     manager.invalidate_current()
     access_token = manager.get_access_token()
@@ -497,11 +552,42 @@ def cmd_status(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _status_notes(conn_id: str, live: Any) -> list[str]:
+    notes = []
+    warning = shadow_warning(conn_id, live)
+    if warning:
+        notes.append(warning)
+    elif live.database_error and not live.in_database:
+        notes.append(
+            f"Note: the metadata database could not be read ({live.database_error}), so a row there of the "
+            "same id, which tasks would not use, cannot be ruled out."
+        )
+    for failed in live.backend_errors:
+        notes.append(f"Warning: the secrets backend {failed} failed; Airflow skips it too.")
+    workers = _workers_backend()
+    if workers:
+        notes.append(
+            f"Note: tasks look in [workers] secrets_backend ({workers}) first; this command cannot see it."
+        )
+    return notes
+
+
 def cmd_logout(args: argparse.Namespace) -> int:
-    from airflow_provider_oac.cli.connections import clear_login
+    from airflow_provider_oac.cli.connections import clear_login, forget_stored_tokens
 
     hook = _hook(args.conn_id, require_refresh_token=False)
     config = hook.config
+    live = hook.live
+    problem = token_store_problem(hook) if config.refresh_token else None
+    if problem is not None:
+        raise CLIError(
+            f"Cannot log out {config.conn_id!r} here: its newest refresh token and token records are in the "
+            f"metadata database, which this host cannot read ({problem}); nothing was changed: run logout "
+            "where the metadata database is reachable."
+        )
+    warning = shadow_warning(config.conn_id, live)
+    if warning:
+        _say(warning)
     revoked = False
     if config.refresh_token:
         record = hook.token_manager.stored_record()
@@ -523,6 +609,14 @@ def cmd_logout(args: argparse.Namespace) -> int:
                 revoked = revoke_refresh_token(session, endpoints, config.client_id, refresh_token)
             except OACError:
                 revoked = False
+    if not live.in_database:
+        forget_stored_tokens(config.conn_id)
+        outcome = "IAM revoked the refresh token" if revoked else "IAM did not confirm the revocation"
+        _say(
+            f"Logged out: {outcome} and the token records of {config.conn_id!r} are deleted. The connection "
+            f"itself lives in {live.source}, which airflow-oac cannot edit: remove its refresh token there."
+        )
+        return EXIT_OK
     clear_login(config.conn_id)
     if revoked:
         _say(
