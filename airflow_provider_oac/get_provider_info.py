@@ -92,7 +92,8 @@ def get_provider_info() -> dict[str, Any]:
                     },
                     "storage_auth_type": {
                         "label": "Storage auth type",
-                        "description": "OCI_RESOURCE_PRINCIPAL (recommended) or OSS_AUTH_OCI_USER_ID",
+                        "description": "OCI_RESOURCE_PRINCIPAL (the default; leave empty). API-key auth is not "
+                        "offered: the provider cannot pass its key fields",
                         "schema": {"type": ["string", "null"]},
                     },
                     "bucket_namespace": {

@@ -147,6 +147,16 @@ class AirflowAPI:
             if not rows or not isinstance(total, int) or offset >= total:
                 return keys
 
+    def get_variable(self, key: str) -> str | None:
+        """The Variable's value as the API shows it (secret-looking values and JSON fields as
+        ``***``), or None when there is none."""
+        response = self._call("GET", f"/variables/{_segment(key)}", accept=(200, 404))
+        if response.status == 404:
+            return None
+        body = parse_json(response, "Airflow's variable answer")
+        value = body.get("value") if isinstance(body, dict) else None
+        return value if isinstance(value, str) else None
+
     def delete_variable(self, key: str) -> bool:
         """False when it was already gone."""
         response = self._call("DELETE", f"/variables/{_segment(key)}", accept=(200, 204, 404))

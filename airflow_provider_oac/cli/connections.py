@@ -81,6 +81,96 @@ def shadowing_source(conn_id: str) -> str | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class LiveConnection:
+    """The definition of a connection that tasks get, found in Airflow's order: the custom
+    ``[secrets] backend``, then ``AIRFLOW_CONN_<ID>``, then the metadata database."""
+
+    conn: Any
+    #: Where it was found, e.g. "the environment variable AIRFLOW_CONN_OAC_DEFAULT".
+    source: str
+    in_database: bool
+    #: A metadata-database row of the same id exists and is hidden by ``source``.
+    shadows_database_row: bool = False
+    #: Why the metadata database could not be read (None: it was read, or not needed).
+    database_error: str | None = None
+    #: Custom secrets backends that failed (Airflow skips them too), one text each.
+    backend_errors: tuple[str, ...] = ()
+
+
+def env_variable_name(conn_id: str) -> str:
+    return f"AIRFLOW_CONN_{conn_id.upper()}"
+
+
+def live_connection(conn_id: str) -> tuple[LiveConnection | None, str | None]:
+    """The connection ``conn_id`` as tasks see it, and why the metadata database could not be
+    read (if it was needed and could not be).
+
+    The same search as ``airflow.models.Connection.get_connection_from_secrets`` (Airflow 3.0 to
+    3.3: ``ensure_secrets_loaded()`` then each backend's ``get_connection``), done here backend by
+    backend to know which one answered; the metadata database is read even after a hit, to find
+    a row the hit hides. A database that cannot be opened is reported, never a traceback.
+    """
+    from airflow.configuration import ensure_secrets_loaded
+    from airflow.secrets.environment_variables import EnvironmentVariablesBackend
+    from airflow.secrets.metastore import MetastoreBackend
+
+    found: Any = None
+    source = ""
+    in_database = False
+    shadowed = False
+    database_error: str | None = None
+    backend_errors: list[str] = []
+    for backend in ensure_secrets_loaded():
+        if isinstance(backend, MetastoreBackend):
+            try:
+                row = existing_connection(conn_id)
+            except Exception as exc:
+                database_error = _database_error(exc)
+                continue
+            if found is None and row is not None:
+                found, source, in_database = row, "the metadata database", True
+            elif row is not None:
+                shadowed = True
+            continue
+        if found is not None:
+            continue
+        try:
+            conn = backend.get_connection(conn_id=conn_id)
+        except Exception as exc:  # Airflow skips a failing backend too
+            name = _backend_name(backend)
+            backend_errors.append(f"{name} ({type(exc).__name__})")
+            continue
+        if conn is None:
+            continue
+        found = conn
+        if isinstance(backend, EnvironmentVariablesBackend):
+            source = f"the environment variable {env_variable_name(conn_id)}"
+        else:
+            source = f"the secrets backend {_backend_name(backend)}"
+    if found is None:
+        return None, database_error
+    live = LiveConnection(
+        found,
+        source,
+        in_database,
+        shadows_database_row=shadowed,
+        database_error=database_error,
+        backend_errors=tuple(backend_errors),
+    )
+    return live, database_error
+
+
+def _backend_name(backend: Any) -> str:
+    cls = type(backend)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _database_error(exc: BaseException) -> str:
+    home = os.environ.get("AIRFLOW_HOME", "~/airflow")
+    return f"{type(exc).__name__} on the metadata database of AIRFLOW_HOME={home}"
+
+
 #: The description a login gives a connection that has none.
 DEFAULT_DESCRIPTION = "Oracle Analytics Cloud (written by airflow-oac login)"
 
@@ -285,6 +375,17 @@ def _forget_on_this_host(conn_id: str) -> None:
 
     HostJournal().forget(conn_id)
     forget_process_cache(conn_id)
+
+
+def forget_stored_tokens(conn_id: str) -> int:
+    """Delete every token record of ``conn_id`` (the Variables, this host's journal, this
+    process's cache) without touching the connection: a logout of a connection defined in the
+    environment or a secrets backend, which this tool cannot edit. Returns how many Variables."""
+    from airflow_provider_oac.hooks.token_store import VariableTokenStore
+
+    forgotten = VariableTokenStore().forget_login(conn_id)
+    _forget_on_this_host(conn_id)
+    return forgotten
 
 
 def clear_login(conn_id: str) -> bool:

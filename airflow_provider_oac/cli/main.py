@@ -83,7 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     storage = login.add_argument_group("snapshot storage defaults (saved in the connection's extras)")
     storage.add_argument("--bucket", help="OCI Object Storage bucket for BAR files")
     storage.add_argument(
-        "--storage-auth-type", help="OCI_RESOURCE_PRINCIPAL (default, recommended) or OSS_AUTH_OCI_USER_ID"
+        "--storage-auth-type",
+        help="OCI_RESOURCE_PRINCIPAL (the default and the only type offered: API-key auth, "
+        "OSS_AUTH_OCI_USER_ID, needs key fields this provider cannot pass)",
     )
     storage.add_argument("--bucket-namespace", help="only when the bucket is in another tenancy")
     storage.add_argument("--bucket-region", help="only when the bucket is in another region")
@@ -130,8 +132,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     login.set_defaults(handler=cmd_login)
 
-    status = commands.add_parser("status", help="show the connection and whether its login works now")
+    status = commands.add_parser(
+        "status",
+        help="show the connection and whether its login works now",
+        description="Show the connection tasks use (secrets backend, then AIRFLOW_CONN_<ID>, then the "
+        "metadata database) and prove its login works with one refresh. With --api-url, show what "
+        "Airflow's REST API can tell instead (it hides tokens, so no refresh is tried).",
+    )
     _conn_id_flag(status)
+    through = status.add_argument_group("read the connection through Airflow's REST API instead")
+    through.add_argument(
+        "--api-url",
+        metavar="URL",
+        help="Airflow's base URL, e.g. http://localhost:8080 (the local metadata database is not touched)",
+    )
+    through.add_argument("--api-username", metavar="USER", help="Airflow user (with --api-password-env)")
+    through.add_argument(
+        "--api-password-env", metavar="VAR", help="name of the environment variable holding its password"
+    )
+    through.add_argument(
+        "--api-token-env", metavar="VAR", help="name of the environment variable holding an API token (JWT)"
+    )
     status.set_defaults(handler=cmd_status)
 
     logout = commands.add_parser("logout", help="revoke the refresh token and remove it from Airflow")
@@ -204,7 +225,12 @@ def cmd_login(args: argparse.Namespace) -> int:
         existing_from_orm,
         login_destination,
     )
-    from airflow_provider_oac.hooks.config import CONN_TYPE, connection_config
+    from airflow_provider_oac.hooks.config import (
+        API_KEY_STORAGE_AUTH,
+        CONN_TYPE,
+        api_key_storage_auth_message,
+        connection_config,
+    )
     from airflow_provider_oac.validation import require_text, validate_iam_url, validate_oac_url
 
     conn_id = require_text(
@@ -216,6 +242,8 @@ def cmd_login(args: argparse.Namespace) -> int:
         validate_oac_url(args.oac_url, "--oac-url")
     if args.iam_url is not None:
         validate_iam_url(args.iam_url, "--iam-url")
+    if args.storage_auth_type == API_KEY_STORAGE_AUTH:
+        raise OACConfigError(api_key_storage_auth_message("--storage-auth-type"))
     if destination.kind is Kind.API:
         assert destination.api is not None
         existing = existing_from_api(destination.api, conn_id)
@@ -433,20 +461,25 @@ def _when(epoch: float) -> str:
 
 
 def _hook(conn_id: str, *, require_refresh_token: bool = True):
+    """An OACHook on the definition of ``conn_id`` that tasks get (Airflow's order: secrets
+    backend, ``AIRFLOW_CONN_<ID>``, metadata database); ``hook.live`` says where it was found."""
+    from airflow_provider_oac.cli.connections import env_variable_name, live_connection
     from airflow_provider_oac.hooks.config import connection_config, connection_extra
     from airflow_provider_oac.hooks.oac import OACHook
 
-    conn = _existing_or_none(conn_id)
-    if conn is None:
-        from airflow_provider_oac.hooks.oac import load_connection
-
-        try:
-            conn = load_connection(conn_id)
-        except Exception:
+    live, database_error = live_connection(conn_id)
+    if live is None:
+        if database_error:
             raise CLIError(
-                f"No connection {conn_id!r} in this Airflow: run airflow-oac login --conn-id {conn_id} ...",
-                EXIT_USAGE,
-            ) from None
+                f"Connection {conn_id!r} is in no secrets backend nor {env_variable_name(conn_id)}, and the "
+                f"metadata database could not be read ({database_error}): run airflow db migrate or set "
+                "AIRFLOW_HOME, or define the connection in the environment or a secrets backend.",
+            )
+        raise CLIError(
+            f"No connection {conn_id!r} in this Airflow: run airflow-oac login --conn-id {conn_id} ...",
+            EXIT_USAGE,
+        )
+    conn = live.conn
     hook = OACHook(conn_id)
     hook.config = connection_config(  # type: ignore[misc]
         conn_id,
@@ -457,20 +490,83 @@ def _hook(conn_id: str, *, require_refresh_token: bool = True):
         conn_type=conn.conn_type,
         require_refresh_token=require_refresh_token,
     )
+    hook.live = live  # type: ignore[attr-defined]
     return hook
 
 
+def shadow_warning(conn_id: str, live: Any) -> str | None:
+    """One line when a metadata-database row of ``conn_id`` is hidden from tasks."""
+    if not live.shadows_database_row:
+        return None
+    return (
+        f"Warning: the metadata database also has a connection {conn_id!r}, which tasks do not use: "
+        f"{live.source} comes first in Airflow's order; update or delete one of them."
+    )
+
+
+def token_store_problem(hook: Any) -> str | None:
+    """Why the rotated tokens of the hook's login cannot be read here (None: they can).
+
+    They are Airflow Variables in the metadata database (docs/tokens.md). Without them the newest
+    refresh token is unknown, and the connection's own one may have been spent by a task: using
+    it could end the login, so callers stop instead.
+    """
+    from airflow_provider_oac.hooks.token_store import VariableTokenStore
+
+    try:
+        VariableTokenStore().read(hook.config.conn_id, hook.config.login_key)
+    except Exception as exc:
+        return f"{type(exc).__name__} on the metadata database of AIRFLOW_HOME={os.environ.get('AIRFLOW_HOME', '~/airflow')}"
+    return None
+
+
+def _workers_backend() -> str | None:
+    """``[workers] secrets_backend``: tasks look there first; this process cannot."""
+    try:
+        from airflow.configuration import conf
+
+        return conf.get("workers", "secrets_backend", fallback="") or None
+    except Exception:
+        return None
+
+
 def cmd_status(args: argparse.Namespace) -> int:
+    if args.api_url is not None:
+        return _status_via_api(args)
+    for flag, value in (
+        ("--api-username", args.api_username),
+        ("--api-password-env", args.api_password_env),
+        ("--api-token-env", args.api_token_env),
+    ):
+        if value is not None:
+            raise OACConfigError(f"{flag} goes only with --api-url (the Airflow REST API to read from).")
     hook = _hook(args.conn_id, require_refresh_token=False)
     config = hook.config
+    live = hook.live
     _say(f"Connection:  {config.conn_id}")
+    _say(f"Defined in:  {live.source}")
     _say(f"OAC URL:     {config.oac_url}")
     _say(f"IAM URL:     {config.iam_url}")
     _say(f"Client id:   {config.client_id}")
     _say(f"Cross-host refresh lock: {config.lock_conn_id or 'not set (one host only: a file lock)'}")
+    for line in _status_notes(config.conn_id, live):
+        _say(line)
+    from airflow_provider_oac.hooks.config import API_KEY_STORAGE_AUTH, api_key_storage_auth_message
+
+    if config.storage_auth_type == API_KEY_STORAGE_AUTH:
+        _say("Warning: " + api_key_storage_auth_message("Extra 'storage_auth_type'"))
     if not config.refresh_token:
         _say("Logged in:   no (no refresh token)")
         raise CLIError(f"Not logged in: run airflow-oac login --conn-id {config.conn_id}")
+    problem = token_store_problem(hook)
+    if problem is not None:
+        _say("Logged in:   unknown (the token store cannot be read here)")
+        raise CLIError(
+            f"Cannot check the login: its newest refresh token is in Airflow Variables in the metadata "
+            f"database, which this host cannot read ({problem}); refreshing with the connection's own token "
+            "could present one a task already spent, so nothing was sent: run status where the metadata "
+            "database is reachable."
+        )
     manager = hook.token_manager
     manager.invalidate_current()
     access_token = manager.get_access_token()
@@ -497,11 +593,128 @@ def cmd_status(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _status_via_api(args: argparse.Namespace) -> int:
+    """``status --api-url``: what Airflow's REST API can tell. It shows the metadata-database row
+    only, and the refresh token and the tokens in the Variables as ``***``: no refresh is tried
+    (it would need the newest refresh token), and the last one is read from the Variables'
+    visible fields when the API shows them."""
+    from airflow_provider_oac.cli.login_destination import _api
+    from airflow_provider_oac.hooks.config import connection_config, parse_extra
+    from airflow_provider_oac.hooks.token_store import VARIABLE_PREFIX
+    from airflow_provider_oac.validation import require_text
+
+    conn_id = require_text(
+        args.conn_id, "--conn-id", "give a connection id such as oac_default", max_length=250
+    )
+    api = _api(args, conn_id)
+    body = api.get_connection(conn_id)
+    if body is None:
+        raise CLIError(
+            f"No connection {conn_id!r} behind Airflow's REST API at {api.base_url}: run airflow-oac login "
+            f"--conn-id {conn_id} --api-url {api.base_url} ...",
+            EXIT_USAGE,
+        )
+    # Secret-looking extras read as "***" (token_url): they cannot be checked from here.
+    extra = {k: v for k, v in parse_extra(body.get("extra"), conn_id).items() if v != "***"}
+    config = connection_config(
+        conn_id,
+        host=body.get("host"),
+        login=body.get("login"),
+        password=None,
+        extra=extra,
+        conn_type=body.get("conn_type"),
+        require_refresh_token=False,
+    )
+    _say(f"Connection:  {conn_id}")
+    _say(
+        f"Defined in:  the metadata database, as Airflow's REST API at {api.base_url} shows it (a secrets "
+        "backend or AIRFLOW_CONN_* of the workers would come first; the API does not show them)"
+    )
+    _say(f"OAC URL:     {config.oac_url}")
+    _say(f"IAM URL:     {config.iam_url}")
+    _say(f"Client id:   {config.client_id}")
+    _say(f"Cross-host refresh lock: {config.lock_conn_id or 'not set (one host only: a file lock)'}")
+    if not body.get("password"):
+        _say("Logged in:   no (no refresh token)")
+        raise CLIError(f"Not logged in: run airflow-oac login --conn-id {conn_id} --api-url {api.base_url}")
+    who = f" as {config.subject}" if config.subject else ""
+    since = f" (since {_when(config.login_at)})" if config.login_at else ""
+    _say(f"Logged in:   a refresh token is stored{who}{since}")
+    keys = api.variable_keys(f"{VARIABLE_PREFIX}{conn_id}__")
+    newest: tuple[float, int] | None = None
+    for key in keys:
+        fields = _visible_record(api.get_variable(key))
+        if fields is not None and (newest is None or fields > newest):
+            newest = fields
+    if newest is not None:
+        _say(f"Last refresh: {_when(newest[0])} (refresh {newest[1]} of this login)")
+        expires_at: float | None = newest[0] + config.refresh_token_lifetime
+    else:
+        _say("Last refresh: " + ("unknown (the API masks the token records)" if keys else "none recorded"))
+        expires_at = config.login_at + config.refresh_token_lifetime if config.login_at and not keys else None
+    if expires_at:
+        _say(f"Login expires: {_when(expires_at)} unless refreshed (an estimate from the last refresh)")
+    _say(
+        "Refresh:     not checked: Airflow's REST API shows the refresh token and the token Variables as ***, "
+        "so status cannot refresh through it; run status where the metadata database is reachable to prove "
+        "the login works."
+    )
+    return EXIT_OK
+
+
+def _visible_record(value: str | None) -> tuple[float, int] | None:
+    """``(updated_at, generation)`` of a token record as the REST API shows it (its token fields
+    masked), or None when the API masked the whole value."""
+    import json
+
+    try:
+        record = json.loads(value or "")
+    except ValueError:
+        return None
+    if not isinstance(record, dict):
+        return None
+    updated_at, generation = record.get("updated_at"), record.get("generation")
+    if not isinstance(updated_at, (int, float)) or not isinstance(generation, int):
+        return None
+    return float(updated_at), generation
+
+
+def _status_notes(conn_id: str, live: Any) -> list[str]:
+    notes = []
+    warning = shadow_warning(conn_id, live)
+    if warning:
+        notes.append(warning)
+    elif live.database_error and not live.in_database:
+        notes.append(
+            f"Note: the metadata database could not be read ({live.database_error}), so a row there of the "
+            "same id, which tasks would not use, cannot be ruled out."
+        )
+    for failed in live.backend_errors:
+        notes.append(f"Warning: the secrets backend {failed} failed; Airflow skips it too.")
+    workers = _workers_backend()
+    if workers:
+        notes.append(
+            f"Note: tasks look in [workers] secrets_backend ({workers}) first; this command cannot see it."
+        )
+    return notes
+
+
 def cmd_logout(args: argparse.Namespace) -> int:
-    from airflow_provider_oac.cli.connections import clear_login
+    from airflow_provider_oac.cli.connections import clear_login, forget_stored_tokens
 
     hook = _hook(args.conn_id, require_refresh_token=False)
     config = hook.config
+    live = hook.live
+    problem = token_store_problem(hook) if config.refresh_token else None
+    if problem is not None:
+        raise CLIError(
+            f"Cannot log out {config.conn_id!r} here: its newest refresh token and token records are in the "
+            f"metadata database, which this host cannot read ({problem}); nothing was changed: run logout "
+            "where the metadata database is reachable."
+        )
+    warning = shadow_warning(config.conn_id, live)
+    if warning:
+        _say(warning)
     revoked = False
     if config.refresh_token:
         record = hook.token_manager.stored_record()
@@ -523,6 +736,14 @@ def cmd_logout(args: argparse.Namespace) -> int:
                 revoked = revoke_refresh_token(session, endpoints, config.client_id, refresh_token)
             except OACError:
                 revoked = False
+    if not live.in_database:
+        forget_stored_tokens(config.conn_id)
+        outcome = "IAM revoked the refresh token" if revoked else "IAM did not confirm the revocation"
+        _say(
+            f"Logged out: {outcome} and the token records of {config.conn_id!r} are deleted. The connection "
+            f"itself lives in {live.source}, which airflow-oac cannot edit: remove its refresh token there."
+        )
+        return EXIT_OK
     clear_login(config.conn_id)
     if revoked:
         _say(

@@ -307,9 +307,23 @@ def cmd_wait(args: argparse.Namespace) -> int:
 
 
 def _hook(args: argparse.Namespace) -> OACHook:
+    """The hook on the connection tasks use (see ``airflow-oac status``); stops in one line when
+    the token store cannot be read here, before any call."""
     from airflow_provider_oac.cli.main import _hook as connection_hook
+    from airflow_provider_oac.cli.main import shadow_warning, token_store_problem
 
-    return connection_hook(args.conn_id)
+    hook = connection_hook(args.conn_id)
+    warning = shadow_warning(args.conn_id, hook.live)  # type: ignore[attr-defined]
+    if warning:
+        _progress(warning)
+    problem = token_store_problem(hook)
+    if problem is not None:
+        raise CLIError(
+            f"airflow-oac snapshots needs the login's newest refresh token, kept in Airflow Variables in the "
+            f"metadata database, which this host cannot read ({problem}); using the connection's own token "
+            "could present one a task already spent: run it where the metadata database is reachable."
+        )
+    return hook
 
 
 def _check_timing(args: argparse.Namespace) -> None:

@@ -28,6 +28,20 @@ CONN_TYPE = "oac"
 DEFAULT_CONN_ID = "oac_default"
 
 STORAGE_AUTH_TYPES = ("OCI_RESOURCE_PRINCIPAL", "OSS_AUTH_OCI_USER_ID")
+#: API-key ("user principal") storage auth, deprecated by Oracle. OAC needs the user's API-key
+#: fields with it, which no connection field or operator argument carries: a connection may
+#: still hold it (list, delete and keep-alive work), but nothing offers it and a snapshot with it
+#: stops before any call with :func:`api_key_storage_auth_message`.
+API_KEY_STORAGE_AUTH = "OSS_AUTH_OCI_USER_ID"
+
+
+def api_key_storage_auth_message(where: str) -> str:
+    return (
+        f"{where} is {API_KEY_STORAGE_AUTH} (API-key auth, deprecated by Oracle), which needs API-key "
+        "fields this provider cannot pass, so every snapshot with it fails: use OCI_RESOURCE_PRINCIPAL "
+        "(the default) with an OCI policy for OAC's resource principal."
+    )
+
 
 #: Connection extras we read. Anything else in ``extra`` is an error (a typo would otherwise be
 #: silently ignored).
@@ -164,8 +178,8 @@ def connection_config(
     storage_auth_type = extras.get("storage_auth_type") or "OCI_RESOURCE_PRINCIPAL"
     if storage_auth_type not in STORAGE_AUTH_TYPES:
         raise OACConfigError(
-            f"{prefix} Extra 'storage_auth_type' is {storage_auth_type!r}: use one of "
-            f"{', '.join(STORAGE_AUTH_TYPES)}."
+            f"{prefix} Extra 'storage_auth_type' is {storage_auth_type!r}: use OCI_RESOURCE_PRINCIPAL "
+            "(the default; or leave it empty)."
         )
     lifetime = extras.get("refresh_token_lifetime", DEFAULT_REFRESH_TOKEN_LIFETIME)
     lifetime = checked(validate_positive_number, lifetime, "Extra 'refresh_token_lifetime' (seconds)")

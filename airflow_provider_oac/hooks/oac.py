@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import BaseHook
 
 from airflow_provider_oac.hooks.config import (
+    API_KEY_STORAGE_AUTH,
     CONN_TYPE,
     DEFAULT_CONN_ID,
     OACConnectionConfig,
+    api_key_storage_auth_message,
     connection_config,
     connection_extra,
 )
@@ -182,9 +184,17 @@ class OACHook(BaseHook):
                 f"No bucket for the snapshot: pass bucket=... or set the Extra 'bucket' of connection "
                 f"{self.oac_conn_id!r}."
             )
+        auth_type = storage_auth_type or config.storage_auth_type
+        if auth_type == API_KEY_STORAGE_AUTH:
+            where = (
+                "storage_auth_type"
+                if storage_auth_type
+                else f"Connection {self.oac_conn_id!r}: Extra 'storage_auth_type'"
+            )
+            raise OACConfigError(api_key_storage_auth_message(where))
         return SnapshotStorageSpec(
             bucket=bucket,
-            auth_type=storage_auth_type or config.storage_auth_type,
+            auth_type=auth_type,
             namespace=bucket_namespace or config.bucket_namespace,
             region=bucket_region or config.bucket_region,
         )

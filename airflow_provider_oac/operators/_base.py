@@ -191,6 +191,33 @@ def _why(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__
 
 
+#: The waiting arguments of :class:`OACBaseOperator`.
+WAITING_ARGUMENTS = ("wait_for_completion", "poll_interval", "timeout", "deferrable")
+
+
+class OACSingleCallOperator(OACBaseOperator):
+    """Base of the operators that make their calls and return, with nothing to wait for (list,
+    delete, prune, keep-alive): the waiting arguments would be silently ignored, so they are
+    refused when the DAG is parsed.
+
+    Only arguments given to the task itself are refused: ``default_args`` of the DAG (say a
+    ``timeout`` meant for the create tasks) do not reach them. Airflow's own ``execution_timeout``
+    limits the task as usual.
+    """
+
+    def __init__(self, **kwargs: Any):
+        given = [name for name in WAITING_ARGUMENTS if name in kwargs]
+        if given:
+            from airflow_provider_oac.errors import OACConfigError
+
+            raise OACConfigError(
+                f"{type(self).__name__} (task {kwargs.get('task_id')!r}) does not take "
+                f"{', '.join(given)}: it waits for nothing, so remove {'it' if len(given) == 1 else 'them'} "
+                "(execution_timeout still limits the task)."
+            )
+        super().__init__(**kwargs)
+
+
 class WorkRecord:
     """The work a task instance started at OAC, kept across its tries (not in XCom, which Airflow
     clears at every try): Airflow 3.3's task state store when present, else a Variable named for

@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_oac.operators._base import OACBaseOperator
+from airflow_provider_oac.operators._base import OACSingleCallOperator
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 
-class OACKeepAliveOperator(OACBaseOperator):
+class OACKeepAliveOperator(OACSingleCallOperator):
     """Refresh the login of ``oac_conn_id`` once, whether or not its access token is still fresh.
 
     IAM's refresh tokens expire a fixed time (7 days by default) after the last refresh. Every
@@ -28,7 +28,7 @@ class OACKeepAliveOperator(OACBaseOperator):
     :param oac_conn_id: the ``oac`` connection (``airflow-oac login`` writes it).
 
     The waiting parameters of the other OAC operators (``wait_for_completion``, ``poll_interval``,
-    ``timeout``, ``deferrable``) do not apply: there is nothing to wait for.
+    ``timeout``, ``deferrable``) are refused when the DAG is parsed: there is nothing to wait for.
     """
 
     def __init__(self, *, oac_conn_id: str = "oac_default", **kwargs: Any):

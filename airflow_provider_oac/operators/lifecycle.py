@@ -1,8 +1,8 @@
 """The rest of the snapshot lifecycle: register, list, delete, prune.
 
 Register waits like create and shares its re-attach rules. List, delete and prune are single
-calls with nothing to wait for: ``wait_for_completion``, ``poll_interval``, ``timeout`` and
-``deferrable`` do not apply to them.
+calls with nothing to wait for: they refuse ``wait_for_completion``, ``poll_interval``, ``timeout``
+and ``deferrable`` when the DAG is parsed (see :class:`~._base.OACSingleCallOperator`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_oac.operators._base import OACBaseOperator
+from airflow_provider_oac.operators._base import OACSingleCallOperator
 from airflow_provider_oac.operators.snapshot import SnapshotMakingOperator
 
 if TYPE_CHECKING:
@@ -91,7 +91,7 @@ class OACRegisterSnapshotOperator(SnapshotMakingOperator):
         )
 
 
-class OACListSnapshotsOperator(OACBaseOperator):
+class OACListSnapshotsOperator(OACSingleCallOperator):
     """List the snapshots made or registered through OAC's REST API, newest first, filtered on
     the Airflow side (OAC's list has no filters).
 
@@ -143,7 +143,7 @@ class OACListSnapshotsOperator(OACBaseOperator):
         return [snapshot_as_dict(snapshot) for snapshot in snapshots]
 
 
-class OACDeleteSnapshotOperator(OACBaseOperator):
+class OACDeleteSnapshotOperator(OACSingleCallOperator):
     """Delete (deregister) a snapshot by id, or every snapshot of a name; with ``delete_storage``
     also delete the BAR files from the bucket.
 
@@ -219,7 +219,7 @@ class OACDeleteSnapshotOperator(OACBaseOperator):
         return deleted
 
 
-class OACPruneSnapshotsOperator(OACBaseOperator):
+class OACPruneSnapshotsOperator(OACSingleCallOperator):
     """Delete the snapshots a retention rule lets go, among those whose name matches a pattern.
 
     - ``keep_last`` only: keep the newest N, delete the rest.

@@ -8,6 +8,7 @@ which proves this path never touches it.
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
 import requests
@@ -193,3 +194,48 @@ def test_an_unreachable_api_fails_in_one_line_before_the_device_login(emulator):
     assert "Airflow's REST API is unreachable" in result.stderr and "connection refused" in result.stderr
     assert result.stderr.strip().count("\n") == 0
     assert emulator.control.request_log() == []
+
+
+def api_status(deployment, conn_id: str) -> subprocess.CompletedProcess[str]:
+    return cli(
+        *["status", "--conn-id", conn_id, "--api-url", deployment.url],
+        *["--api-username", "admin", "--api-password-env", PASSWORD_ENV],
+        env={**NO_DATABASE, PASSWORD_ENV: deployment.admin_password},
+    )
+
+
+def test_status_through_the_api_shows_what_it_can_without_the_database_and_tries_no_refresh(
+    emulator, airflow_api, tmp_path
+):
+    assert api_login(emulator, airflow_api, "oac_api_status").returncode == 0
+    airflow_api.env["AIRFLOW_PROVIDER_OAC_STATE_DIR"] = str(tmp_path / "state")
+    airflow_api.python(  # a task-like refresh on the deployment: the token Variable now exists
+        "from airflow_provider_oac.hooks.oac import OACHook; OACHook('oac_api_status').get_access_token()"
+    )
+    counters = emulator.control.counters()
+
+    result = api_status(airflow_api, "oac_api_status")
+
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert f"Defined in:  the metadata database, as Airflow's REST API at {airflow_api.url} shows it" in out
+    assert f"OAC URL:     {emulator.url}" in out
+    assert f"Logged in:   a refresh token is stored as {emulator.config.username}" in out
+    assert "Last refresh: " in out and "(refresh 1 of this login)" in out  # the record's visible fields
+    assert "Login expires: " in out
+    assert out.splitlines()[-1].startswith(
+        "Refresh:     not checked: Airflow's REST API shows the refresh token"
+    )
+    assert emulator.control.counters() == counters  # nothing sent to IAM or OAC
+    stored = stored_connection(airflow_api, "oac_api_status")
+    assert stored["password"] not in out + result.stderr
+
+
+def test_status_through_the_api_of_a_missing_connection_says_so_in_one_line(emulator, airflow_api):
+    result = api_status(airflow_api, "oac_api_missing")
+
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        "airflow-oac: error: No connection 'oac_api_missing' behind Airflow's REST API"
+    )
+    assert len(result.stderr.splitlines()) == 1

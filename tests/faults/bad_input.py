@@ -74,6 +74,9 @@ LEGIT: dict[str, set[str]] = {
     "secret": _LEGIT_NAME,
     "refresh token": set(BAD_TEXT) - {"trailing spaces"},  # only IAM can judge the rest
     "other": set(BAD_PYTHON),  # checked elsewhere (a path, a variable name, another connection)
+    # Arguments an operator does not take (the waiting ones of list/delete/prune/keep-alive):
+    # every value, good or bad, is refused when the DAG is parsed.
+    "not taken": set(),
 }
 
 CLI_KINDS = {
@@ -325,6 +328,8 @@ def connection_rows(emulator: Any, conn_id: str, fields: tuple[str, ...] | None 
 
 # --- operator arguments ----------------------------------------------------------------------------
 
+#: A well-formed snapshot id that names no snapshot.
+SOME_ID = "3f2c0d1e-0000-4000-8000-000000000001"
 #: (operator, argument, the other arguments it needs, the argument's kind)
 OPERATOR_ARGUMENTS: list[tuple[str, str, str, str]] = [
     ("OACCreateSnapshotOperator", "name", "password=PASSWORD", "name"),
@@ -351,12 +356,22 @@ OPERATOR_ARGUMENTS: list[tuple[str, str, str, str]] = [
     ("OACPruneSnapshotsOperator", "max_age", "name_pattern='bad-*'", "number"),
     ("OACRegisterSnapshotOperator", "bar_uri", "name='bad-input-reg'", "uri"),
     ("OACListSnapshotsOperator", "created_after", "", "time"),
+    # Single calls wait for nothing: the waiting arguments are refused, not silently ignored.
+    ("OACListSnapshotsOperator", "timeout", "", "not taken"),
+    ("OACListSnapshotsOperator", "deferrable", "", "not taken"),
+    ("OACDeleteSnapshotOperator", "timeout", f"snapshot_id={SOME_ID!r}", "not taken"),
+    ("OACDeleteSnapshotOperator", "deferrable", f"snapshot_id={SOME_ID!r}", "not taken"),
+    ("OACPruneSnapshotsOperator", "timeout", "name_pattern='bad-*', keep_last=3", "not taken"),
+    ("OACPruneSnapshotsOperator", "deferrable", "name_pattern='bad-*', keep_last=3", "not taken"),
+    ("OACKeepAliveOperator", "timeout", "", "not taken"),
+    ("OACKeepAliveOperator", "deferrable", "", "not taken"),
 ]
 
 OPERATOR_IMPORTS = """
 from airflow_provider_oac.operators.lifecycle import (
     OACDeleteSnapshotOperator, OACListSnapshotsOperator, OACPruneSnapshotsOperator, OACRegisterSnapshotOperator,
 )
+from airflow_provider_oac.operators.keepalive import OACKeepAliveOperator
 from airflow_provider_oac.operators.snapshot import OACCreateSnapshotOperator, OACRestoreSnapshotOperator
 from airflow_provider_oac.sensors.work_request import OACWorkRequestSensor
 from tests.faults.bad_input import PASSWORD, after_task, before_task
@@ -417,10 +432,12 @@ def operator_rows(
             tasks.append(
                 f"{call[:-1]}, on_execute_callback=before_task, on_failure_callback=after_task, on_success_callback=after_task)"
             )
-    dag = write_dag("oac_bad_input", "\n".join(tasks), retries=0, imports=OPERATOR_IMPORTS)
-    with captured_fds():
-        run = dag.test()
-    for instance in run.get_task_instances():
+    instances = []
+    if tasks:  # else every value was refused at DAG parse: nothing to run
+        dag = write_dag("oac_bad_input", "\n".join(tasks), retries=0, imports=OPERATOR_IMPORTS)
+        with captured_fds():
+            instances = dag.test().get_task_instances()
+    for instance in instances:
         row = rows[instance.task_id]
         counters = TASK_COUNTERS.get(instance.task_id, [0, 0])
         row.network_calls = counters[-1] - counters[0] if len(counters) == 2 else 0

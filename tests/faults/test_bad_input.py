@@ -52,3 +52,16 @@ def test_bad_operator_arguments_fail_without_a_call(emulator, logged_in):
     rows = operator_rows(emulator, "oac_bad_input", chosen)
 
     assert [(r.surface, r.field, r.value, r.message, r.broken) for r in rows if r.broken] == []
+
+
+def test_waiting_arguments_of_single_call_operators_are_refused_at_parse_for_every_value(emulator):
+    chosen = [a for a in OPERATOR_ARGUMENTS if a[3] == "not taken"]
+
+    rows = operator_rows(emulator, "oac_bad_input", chosen)
+
+    assert len(chosen) == 8
+    assert [(r.surface, r.field, r.value, r.message, r.broken) for r in rows if r.broken] == []
+    assert all(
+        r.message.startswith("at DAG parse: OACConfigError: ") and "does not take" in r.message for r in rows
+    )
+    assert all(r.network_calls == 0 for r in rows)

@@ -64,7 +64,7 @@ def test_offline_access_is_added_to_a_scope_that_lacks_it():
             "lacks the primary audience",
         ),
         ({"extra": extra(scope=f"{AUDIENCE}/urn:opc:resource:consumer::all")}, "has a slash"),
-        ({"extra": extra(storage_auth_type="API_KEY")}, "use one of OCI_RESOURCE_PRINCIPAL"),
+        ({"extra": extra(storage_auth_type="API_KEY")}, "use OCI_RESOURCE_PRINCIPAL (the default"),
         ({"extra": extra(refresh_token_lifetime=-5)}, "greater than 0"),
         ({"extra": extra(buckett="x")}, "unknown Extra field(s) buckett"),
     ],
@@ -90,3 +90,73 @@ def test_a_new_refresh_token_means_a_new_login_key():
     assert config().login_key == login_key("oac_test", "refresh-token-value")
     assert config(password="another-token").login_key != config().login_key
     assert "refresh-token-value" not in config().login_key
+
+
+# --- OSS_AUTH_OCI_USER_ID: API-key storage auth that no field can carry ------------------------------
+
+
+def test_api_key_storage_auth_is_still_read_but_a_snapshot_with_it_stops_with_its_caveat():
+    from airflow_provider_oac.hooks.oac import OACHook
+
+    cfg = config(extra=extra(storage_auth_type="OSS_AUTH_OCI_USER_ID"))  # list, delete, keep-alive work
+    hook = OACHook("oac_test")
+    hook.config = cfg
+
+    with pytest.raises(OACConfigError) as excinfo:
+        hook.storage_spec()
+
+    assert str(excinfo.value) == (
+        "Connection 'oac_test': Extra 'storage_auth_type' is OSS_AUTH_OCI_USER_ID (API-key auth, deprecated "
+        "by Oracle), which needs API-key fields this provider cannot pass, so every snapshot with it fails: "
+        "use OCI_RESOURCE_PRINCIPAL (the default) with an OCI policy for OAC's resource principal."
+    )
+    with pytest.raises(OACConfigError, match="^storage_auth_type is OSS_AUTH_OCI_USER_ID"):
+        _spec(config(), "OSS_AUTH_OCI_USER_ID")  # the operators' argument
+
+
+def _spec(cfg, auth_type):
+    from airflow_provider_oac.hooks.oac import OACHook
+
+    hook = OACHook("oac_test")
+    hook.config = cfg
+    return hook.storage_spec(storage_auth_type=auth_type)
+
+
+def test_neither_the_form_nor_login_offers_api_key_storage_auth_without_its_caveat():
+    from airflow_provider_oac.cli.main import build_parser
+    from airflow_provider_oac.get_provider_info import get_provider_info
+
+    fields = get_provider_info()["connection-types"][0]["conn-fields"]
+    form = fields["storage_auth_type"]["description"]
+    login = build_parser()._subparsers._group_actions[0].choices["login"]
+    flag = next(a for a in login._actions if "--storage-auth-type" in a.option_strings)
+    for text in (form, flag.help):
+        assert "OCI_RESOURCE_PRINCIPAL" in text
+        assert "OSS_AUTH_OCI_USER_ID" not in text or "cannot pass" in text
+
+
+def test_login_refuses_api_key_storage_auth_in_one_line_before_any_call(capsys):
+    from airflow_provider_oac.cli.main import main
+
+    code = main(
+        [
+            "login",
+            "--conn-id",
+            "oac_test",
+            "--oac-url",
+            "http://127.0.0.1:9",  # loopback, closed: the old code would have tried it
+            "--iam-url",
+            "http://127.0.0.1:9",
+            "--storage-auth-type",
+            "OSS_AUTH_OCI_USER_ID",
+            "--no-browser",
+        ]
+    )
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.splitlines() == [
+        "airflow-oac: error: --storage-auth-type is OSS_AUTH_OCI_USER_ID (API-key auth, deprecated by Oracle), "
+        "which needs API-key fields this provider cannot pass, so every snapshot with it fails: use "
+        "OCI_RESOURCE_PRINCIPAL (the default) with an OCI policy for OAC's resource principal."
+    ]
