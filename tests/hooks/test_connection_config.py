@@ -59,11 +59,7 @@ def test_offline_access_is_added_to_a_scope_that_lacks_it():
         ({"extra": extra(iam_url=None)}, "Extra 'iam_url' (IAM identity domain URL) is empty"),
         ({"extra": extra(iam_url="https://idcs-1.identity.oraclecloud.com/oauth2/v1/token")}, "OAuth path"),
         ({"extra": extra(scope=None)}, "primary audience is on the OAC application"),
-        (
-            {"extra": extra(scope="urn:opc:resource:consumer::all offline_access")},
-            "lacks the primary audience",
-        ),
-        ({"extra": extra(scope=f"{AUDIENCE}/urn:opc:resource:consumer::all")}, "has a slash"),
+        ({"extra": extra(scope=f"{AUDIENCE} offline_access")}, "does not name the OAC resource"),
         ({"extra": extra(storage_auth_type="API_KEY")}, "use one of OCI_RESOURCE_PRINCIPAL"),
         ({"extra": extra(refresh_token_lifetime=-5)}, "greater than 0"),
         ({"extra": extra(buckett="x")}, "unknown Extra field(s) buckett"),
@@ -77,6 +73,31 @@ def test_each_bad_field_gets_one_line_naming_it(changes, expected):
     assert "\n" not in message
     assert message.startswith("Connection 'oac_test':")
     assert "refresh-token-value" not in message
+
+
+@pytest.mark.parametrize(
+    ("scope", "warning"),
+    [
+        # IAM joins the audience as stored: one ending in a slash or a port is legitimate.
+        (f"{AUDIENCE}/urn:opc:resource:consumer::all", "has a slash before urn:opc:resource:consumer::all"),
+        (f"{AUDIENCE}:443urn:opc:resource:consumer::all", None),
+        (f"{AUDIENCE}:443/urn:opc:resource:consumer::all", "has a slash before"),
+        ("urn:opc:resource:consumer::all", "has no primary audience"),
+        ("abc123urn:opc:resource:consumer::all", "does not start with https://"),
+        (SCOPE, None),
+    ],
+)
+def test_a_scope_naming_the_resource_is_accepted_with_a_warning_where_it_looks_off(scope, warning):
+    cfg = config(extra=extra(scope=scope))
+
+    assert cfg.scope == f"{scope.removesuffix(' offline_access')} offline_access"
+    if warning is None:
+        assert cfg.warnings == ()
+    else:
+        [line] = cfg.warnings
+        assert warning in line
+        assert line.startswith("Connection 'oac_test': Extra 'scope'")
+        assert "usually https://" in line and "\n" not in line
 
 
 def test_plain_http_is_allowed_for_loopback_only():

@@ -8,11 +8,11 @@ import pytest
 
 from airflow_provider_oac.errors import OACAPIError, OACConfigError, OACWorkRequestFailed
 from airflow_provider_oac.hooks.oac import OACHook
-from tests.helpers import own_login
+from tests.helpers import SNAPSHOT_PASSWORD, own_login
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
-PASSWORD = "Snapshot-Pa55word!"
+PASSWORD = SNAPSHOT_PASSWORD
 
 
 @pytest.fixture(autouse=True)
