@@ -105,16 +105,24 @@ def validate_iam_url(value: object, field: str = "IAM URL") -> str:
     return url
 
 
+_CLIENT_ID_FIX = "copy the Client ID from the IAM application's OAuth configuration"
+_USUAL_CLIENT_ID = re.compile(r"[A-Za-z0-9._:@-]+")
+
+
 def validate_client_id(value: object, field: str = "client id") -> str:
-    text = require_text(
-        value, field, "copy the Client ID from the IAM application's OAuth configuration", max_length=256
+    """The IAM client id as one line of text. Which characters IAM allows is not documented, so
+    an unusual one is not refused here (:func:`client_id_warning` says so; IAM decides)."""
+    return require_text(value, field, _CLIENT_ID_FIX, max_length=256)
+
+
+def client_id_warning(client_id: str, field: str = "client id") -> str | None:
+    """One line when ``client_id`` has characters IAM client ids are not seen with, else None."""
+    if _USUAL_CLIENT_ID.fullmatch(client_id):
+        return None
+    return (
+        f"{field} {client_id!r} has characters IAM client ids are not seen with (they are usually "
+        f"letters and digits): {_CLIENT_ID_FIX}."
     )
-    if not re.fullmatch(r"[A-Za-z0-9._:@-]+", text):
-        raise OACConfigError(
-            f"{field} {text!r} has characters an IAM client id never has: copy the Client ID from "
-            "the IAM application's OAuth configuration."
-        )
-    return text
 
 
 #: Where a user finds the OAC app's primary audience, and how IAM builds the scope from it.
@@ -189,14 +197,24 @@ def validate_snapshot_name(value: object, field: str = "snapshot name") -> str:
     return require_text(value, field, "give a snapshot name such as nightly-2026-01-31", max_length=255)
 
 
+_BAR_URI_EXAMPLE = "file:///nightly.bar"
+
+
 def validate_bar_uri(value: object, field: str = "BAR URI") -> str:
-    """A BAR file URI. OAC documents ``file:///<object name>``; other forms are passed on (OAC
-    decides), since which ones it accepts is unconfirmed."""
-    fix = "give the BAR object's URI, e.g. file:///nightly.bar"
-    text = require_text(value, field, fix, max_length=1024)
-    if "://" not in text or any(ch.isspace() for ch in text):
-        raise OACConfigError(f"{field} {text!r} is not a URI: {fix}")
-    return text
+    """A BAR file URI as one line of text. OAC documents ``file:///<object name>``; which other
+    forms it takes is unconfirmed, so they are passed on (OAC decides) and
+    :func:`bar_uri_warning` says so."""
+    return require_text(value, field, f"give the BAR object's URI, e.g. {_BAR_URI_EXAMPLE}", max_length=1024)
+
+
+def bar_uri_warning(uri: str, field: str = "BAR URI") -> str | None:
+    """One line when ``uri`` is not of the documented ``file:///<object name>`` form, else None."""
+    if uri.startswith("file:///") and len(uri) > len("file:///") and not any(ch.isspace() for ch in uri):
+        return None
+    return (
+        f"{field} {uri!r} is not of the form OAC documents, file:///<object name in the bucket> (e.g. "
+        f"{_BAR_URI_EXAMPLE}); sent as given, and OAC decides."
+    )
 
 
 def validate_password(value: object, field: str = "snapshot password") -> str:

@@ -16,6 +16,7 @@ from typing import Any
 from airflow_provider_oac.auth.tokens import DEFAULT_REFRESH_TOKEN_LIFETIME
 from airflow_provider_oac.errors import OACConfigError
 from airflow_provider_oac.validation import (
+    client_id_warning,
     scope_warning,
     validate_client_id,
     validate_iam_url,
@@ -159,7 +160,14 @@ def connection_config(
     iam_url = checked(validate_iam_url, extras.get("iam_url"), "Extra 'iam_url' (IAM identity domain URL)")
     client_id = checked(validate_client_id, login, "Login (IAM client id)")
     scope = checked(validate_scope, extras.get("scope"), "Extra 'scope'")
-    warnings = tuple(w for w in (scope_warning(scope, f"{prefix} Extra 'scope'"),) if w)
+    warnings = tuple(
+        w
+        for w in (
+            client_id_warning(client_id, f"{prefix} Login (IAM client id)"),
+            scope_warning(scope, f"{prefix} Extra 'scope'"),
+        )
+        if w
+    )
 
     if require_refresh_token and not password:
         raise OACConfigError(f"{prefix} has no refresh token (Password is empty): {relogin}.")

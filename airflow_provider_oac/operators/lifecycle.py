@@ -67,6 +67,7 @@ class OACRegisterSnapshotOperator(SnapshotMakingOperator):
     def check_inputs(self) -> str:
         from airflow_provider_oac.hooks._airflow import mask_secret
         from airflow_provider_oac.validation import (
+            bar_uri_warning,
             existing_password_warning,
             validate_bar_uri,
             validate_password,
@@ -75,7 +76,9 @@ class OACRegisterSnapshotOperator(SnapshotMakingOperator):
 
         mask_secret(self.password)
         name = validate_snapshot_name(self.name, "name")
-        validate_bar_uri(self.bar_uri, "bar_uri")
+        uri_warning = bar_uri_warning(validate_bar_uri(self.bar_uri, "bar_uri"), "bar_uri")
+        if uri_warning:
+            self.log.warning("%s", uri_warning)
         if self.password is not None:
             # An existing BAR keeps the password it was made with, maybe from before Oracle's rule.
             warning = existing_password_warning(validate_password(self.password, "password"), "password")

@@ -243,6 +243,7 @@ class OACCreateSnapshotOperator(SnapshotMakingOperator):
     def check_inputs(self) -> str:
         from airflow_provider_oac.hooks._airflow import mask_secret
         from airflow_provider_oac.validation import (
+            bar_uri_warning,
             validate_bar_uri,
             validate_new_snapshot_password,
             validate_snapshot_name,
@@ -252,7 +253,9 @@ class OACCreateSnapshotOperator(SnapshotMakingOperator):
         name = validate_snapshot_name(self.name, "name")
         validate_new_snapshot_password(self.password, "password")
         if self.bar_uri is not None:
-            validate_bar_uri(self.bar_uri, "bar_uri")
+            warning = bar_uri_warning(validate_bar_uri(self.bar_uri, "bar_uri"), "bar_uri")
+            if warning:
+                self.log.warning("%s", warning)
         # The storage request is built now, so a bad bucket fails before the if_exists lookup.
         self.hook.storage_spec(self.bucket, storage_auth_type=self.storage_auth_type).to_json()
         return name

@@ -119,7 +119,6 @@ def test_device_authorization_request_adds_offline_access_for_refresh_tokens():
     ("client_id", "scope", "complaint"),
     [
         ("", SCOPE, "client id is empty"),
-        ("my client", SCOPE, "client id"),
         (CLIENT_ID, "openid", "does not name the OAC resource"),
     ],
 )

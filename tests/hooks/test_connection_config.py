@@ -52,7 +52,6 @@ def test_offline_access_is_added_to_a_scope_that_lacks_it():
         ({"host": "https://oac.example.com/api/20210901"}, "without /api/20210901"),
         ({"host": " https://oac.example.com"}, "leading or trailing spaces"),
         ({"login": ""}, "Login (IAM client id) is empty"),
-        ({"login": "client id with spaces"}, "characters an IAM client id never has"),
         ({"password": ""}, "airflow-oac login --conn-id oac_test"),
         ({"extra": "{not json"}, "Extra is not valid JSON"),
         ({"extra": "[1, 2]"}, "must be a JSON object"),
@@ -100,6 +99,18 @@ def test_a_scope_naming_the_resource_is_accepted_with_a_warning_where_it_looks_o
         assert "usually https://" in line and "\n" not in line
 
 
+def test_an_unusual_client_id_is_accepted_with_a_warning_since_iam_decides():
+    # Which characters IAM allows in client ids is not documented.
+    cfg = config(login="client id with spaces")
+
+    assert cfg.client_id == "client id with spaces"
+    [line] = cfg.warnings
+    assert line.startswith(
+        "Connection 'oac_test': Login (IAM client id) 'client id with spaces' has characters"
+    )
+    assert config().warnings == ()
+
+
 def test_plain_http_is_allowed_for_loopback_only():
     assert config(host="http://127.0.0.1:8080").oac_url == "http://127.0.0.1:8080"
     assert config(host="http://localhost:8080/").oac_url == "http://localhost:8080"
@@ -111,3 +122,24 @@ def test_a_new_refresh_token_means_a_new_login_key():
     assert config().login_key == login_key("oac_test", "refresh-token-value")
     assert config(password="another-token").login_key != config().login_key
     assert "refresh-token-value" not in config().login_key
+
+
+def test_the_hook_logs_the_warning_of_an_accepted_scope(monkeypatch, caplog, capfd):
+    from airflow_provider_oac.hooks.oac import OACHook
+
+    slash_scope = f"{AUDIENCE}/urn:opc:resource:consumer::all offline_access"
+    connection = {
+        "conn_type": "oac",
+        "host": GOOD["host"],
+        "login": GOOD["login"],
+        "password": "refresh-token-value",
+        "extra": {"iam_url": "https://idcs-0123.identity.oraclecloud.com", "scope": slash_scope},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_OAC_HOOK_SLASH", json.dumps(connection))
+
+    config = OACHook("oac_hook_slash").config
+    logged = caplog.text + "".join(capfd.readouterr())  # structlog (3.1+) writes to the stream
+
+    assert config.scope == slash_scope
+    assert "Connection 'oac_hook_slash': Extra 'scope' has a slash before" in logged
+    assert "refresh-token-value" not in logged

@@ -249,10 +249,7 @@ def test_bad_create_arguments_fail_at_dag_definition(kwargs, message):
         ({"name": " padded ", "password": PASSWORD}, "name has leading or trailing spaces"),
         ({"name": "ok", "password": ""}, "password is empty"),
         ({"name": "ok", "password": 123}, "password must be text"),
-        (
-            {"name": "ok", "password": PASSWORD, "bar_uri": "nightly.bar"},
-            "bar_uri 'nightly.bar' is not a URI",
-        ),
+        ({"name": "ok", "password": PASSWORD, "bar_uri": ""}, "bar_uri is empty"),
     ],
 )
 def test_bad_create_values_fail_the_task_without_retries_or_network_calls(emulator, kwargs, message, capfd):
@@ -343,6 +340,20 @@ def test_a_restore_with_an_older_weaker_password_warns_and_restores(emulator, ca
     assert output.count("does not meet Oracle's snapshot password rule") == 2
     assert "sent anyway" in output
     assert WEAK not in output
+
+
+def test_a_bar_uri_of_an_undocumented_form_is_warned_about_and_oac_decides(emulator, capfd):
+    # OAC documents file:///<object name>; other forms are unconfirmed, so OAC's answer counts.
+    run = run_dag(
+        "oac_test_bare_uri",
+        'OACCreateSnapshotOperator(task_id="backup", name="bare", password=PASSWORD, bar_uri="nightly.bar")',
+    )
+
+    assert states(run) == {"backup": "failed"}
+    output = capfd.readouterr().out
+    assert "bar_uri 'nightly.bar' is not of the form OAC documents, file:///<object name" in output
+    assert "Invalid Snapshot BAR URI" in output
+    assert emulator.control.counters()["snapshots_created"] == 0
 
 
 def test_restore_needs_exactly_one_of_id_or_name():
