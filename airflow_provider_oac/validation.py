@@ -105,44 +105,78 @@ def validate_iam_url(value: object, field: str = "IAM URL") -> str:
     return url
 
 
+_CLIENT_ID_FIX = "copy the Client ID from the IAM application's OAuth configuration"
+_USUAL_CLIENT_ID = re.compile(r"[A-Za-z0-9._:@-]+")
+
+
 def validate_client_id(value: object, field: str = "client id") -> str:
-    text = require_text(
-        value, field, "copy the Client ID from the IAM application's OAuth configuration", max_length=256
+    """The IAM client id as one line of text. Which characters IAM allows is not documented, so
+    an unusual one is not refused here (:func:`client_id_warning` says so; IAM decides)."""
+    return require_text(value, field, _CLIENT_ID_FIX, max_length=256)
+
+
+def client_id_warning(client_id: str, field: str = "client id") -> str | None:
+    """One line when ``client_id`` has characters IAM client ids are not seen with, else None."""
+    if _USUAL_CLIENT_ID.fullmatch(client_id):
+        return None
+    return (
+        f"{field} {client_id!r} has characters IAM client ids are not seen with (they are usually "
+        f"letters and digits): {_CLIENT_ID_FIX}."
     )
-    if not re.fullmatch(r"[A-Za-z0-9._:@-]+", text):
-        raise OACConfigError(
-            f"{field} {text!r} has characters an IAM client id never has: copy the Client ID from "
-            "the IAM application's OAuth configuration."
-        )
-    return text
+
+
+#: Where a user finds the OAC app's primary audience, and how IAM builds the scope from it.
+SCOPE_HINT = (
+    "the scope is the OAC app's primary audience exactly as IAM stores it (a trailing slash or port "
+    f"included), followed directly by {OAC_RESOURCE_SCOPE} and then {OFFLINE_ACCESS}; the primary "
+    "audience is on the OAC application in the identity domain (Oracle Cloud Services > your OAC "
+    "instance app > Configuration > Resources)"
+)
 
 
 def validate_scope(value: object, field: str = "scope") -> str:
     """The OAC scope: ``<primary audience>urn:opc:resource:consumer::all`` (+ ``offline_access``).
 
-    ``offline_access`` is added when missing, since refresh tokens need it.
+    Refuses only a scope that does not name the OAC resource at all. IAM joins the audience and
+    the resource exactly as the audience is stored, so an audience that ends with a slash or a
+    port is accepted (:func:`scope_warning` says when the scope looks like a typo). ``offline_access``
+    is added when missing, since refresh tokens need it.
     """
-    where = (
-        "the primary audience is on the OAC application in the identity domain (Oracle Cloud "
-        "Services > your OAC instance app > Configuration > Resources); the scope is that audience "
-        f"followed by {OAC_RESOURCE_SCOPE} with no slash, e.g. "
-        f"https://abc123...analytics.ocp.oraclecloud.com{OAC_RESOURCE_SCOPE}"
-    )
+    where = f"{SCOPE_HINT}, e.g. https://abc123...analytics.ocp.oraclecloud.com{OAC_RESOURCE_SCOPE}"
     text = require_text(value, field, where, max_length=2048)
     parts = text.split()
-    resource = [p for p in parts if p.endswith(OAC_RESOURCE_SCOPE)]
-    if not resource:
+    if not any(p.endswith(OAC_RESOURCE_SCOPE) for p in parts):
         raise OACConfigError(f"{field} {text!r} does not name the OAC resource: {where}")
-    if resource[0] == OAC_RESOURCE_SCOPE:
-        raise OACConfigError(f"{field} lacks the primary audience before {OAC_RESOURCE_SCOPE}: {where}")
-    if resource[0].endswith("/" + OAC_RESOURCE_SCOPE):
-        raise OACConfigError(
-            f"{field} has a slash before {OAC_RESOURCE_SCOPE}: IAM expects the audience and the "
-            "resource joined without one."
-        )
     if OFFLINE_ACCESS not in parts:
         parts.append(OFFLINE_ACCESS)
     return " ".join(parts)
+
+
+def scope_warning(scope: str, field: str = "scope") -> str | None:
+    """One line saying what looks off in an accepted ``scope`` and what is usual, or None.
+
+    Every OAC example has the audience and the resource joined with nothing between them and no
+    port; other Oracle services have audiences ending in ``/`` or ``:443``, and IAM joins whatever
+    the audience holds, so none of this is refused: the user may be right.
+    """
+    resource = next((p for p in scope.split() if p.endswith(OAC_RESOURCE_SCOPE)), None)
+    if resource is None:
+        return None
+    audience = resource[: -len(OAC_RESOURCE_SCOPE)]
+    usual = (
+        f"OAC's are usually https://<32 letters and digits>.analytics.ocp.oraclecloud.com{OAC_RESOURCE_SCOPE}"
+    )
+    keep = "keep it only if the OAC app's primary audience in IAM is stored exactly so"
+    if not audience:
+        return (
+            f"{field} has no primary audience before {OAC_RESOURCE_SCOPE} (IAM accepting the bare resource "
+            f"for OAC is unconfirmed); {usual}."
+        )
+    if audience.endswith("/"):
+        return f"{field} has a slash before {OAC_RESOURCE_SCOPE}; {usual}, with no slash: {keep}."
+    if not audience.lower().startswith("https://"):
+        return f"{field}'s primary audience {audience!r} does not start with https://; {usual}: {keep}."
+    return None
 
 
 _ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,255}")
@@ -163,18 +197,32 @@ def validate_snapshot_name(value: object, field: str = "snapshot name") -> str:
     return require_text(value, field, "give a snapshot name such as nightly-2026-01-31", max_length=255)
 
 
+_BAR_URI_EXAMPLE = "file:///nightly.bar"
+
+
 def validate_bar_uri(value: object, field: str = "BAR URI") -> str:
-    """A BAR file URI. OAC documents ``file:///<object name>``; other forms are passed on (OAC
-    decides), since which ones it accepts is unconfirmed."""
-    fix = "give the BAR object's URI, e.g. file:///nightly.bar"
-    text = require_text(value, field, fix, max_length=1024)
-    if "://" not in text or any(ch.isspace() for ch in text):
-        raise OACConfigError(f"{field} {text!r} is not a URI: {fix}")
-    return text
+    """A BAR file URI as one line of text. OAC documents ``file:///<object name>``; which other
+    forms it takes is unconfirmed, so they are passed on (OAC decides) and
+    :func:`bar_uri_warning` says so."""
+    return require_text(value, field, f"give the BAR object's URI, e.g. {_BAR_URI_EXAMPLE}", max_length=1024)
+
+
+def bar_uri_warning(uri: str, field: str = "BAR URI") -> str | None:
+    """One line when ``uri`` is not of the documented ``file:///<object name>`` form, else None."""
+    if uri.startswith("file:///") and len(uri) > len("file:///") and not any(ch.isspace() for ch in uri):
+        return None
+    return (
+        f"{field} {uri!r} is not of the form OAC documents, file:///<object name in the bucket> (e.g. "
+        f"{_BAR_URI_EXAMPLE}); sent as given, and OAC decides."
+    )
 
 
 def validate_password(value: object, field: str = "snapshot password") -> str:
-    """A snapshot (BAR) password. The value is never echoed in the message."""
+    """A snapshot (BAR) password as text. The value is never echoed in the message.
+
+    Only what cannot be meant is refused (empty, not text, a line break, surrounding spaces, over
+    256 characters). For a new snapshot's password use :func:`validate_new_snapshot_password`.
+    """
     if value is None or (isinstance(value, str) and value == ""):
         raise OACConfigError(f"{field} is empty: pass the password that protects the snapshot's BAR file.")
     if not isinstance(value, str):
@@ -186,6 +234,60 @@ def validate_password(value: object, field: str = "snapshot password") -> str:
     if len(value) > 256:
         raise OACConfigError(f"{field} is longer than 256 characters.")
     return value
+
+
+#: Oracle's rule for snapshot passwords since March 2025 (OAC What's New).
+SNAPSHOT_PASSWORD_RULE = (
+    "14 to 50 characters with at least one number, one uppercase letter, one lowercase letter and one "
+    "special character"
+)
+
+
+def snapshot_password_problem(password: str) -> str | None:
+    """What ``password`` lacks under :data:`SNAPSHOT_PASSWORD_RULE` (never the value), or None.
+
+    Letters and digits are ASCII; any other character counts as special (which ones OAC counts is
+    unconfirmed, so this reading is the lenient one)."""
+    missing = []
+    if not 14 <= len(password) <= 50:
+        missing.append("14 to 50 characters")
+    for label, test in (
+        ("a number", lambda ch: "0" <= ch <= "9"),
+        ("an uppercase letter", lambda ch: "A" <= ch <= "Z"),
+        ("a lowercase letter", lambda ch: "a" <= ch <= "z"),
+        ("a special character", lambda ch: not (ch.isascii() and ch.isalnum())),
+    ):
+        if not any(test(ch) for ch in password):
+            missing.append(label)
+    return ", ".join(missing) if missing else None
+
+
+def validate_new_snapshot_password(value: object, field: str = "snapshot password") -> str:
+    """The password of a snapshot about to be created: Oracle requires :data:`SNAPSHOT_PASSWORD_RULE`.
+
+    The message states the rule and what is missing, never the value."""
+    password = validate_password(value, field)
+    problem = snapshot_password_problem(password)
+    if problem is not None:
+        raise OACConfigError(
+            f"{field} does not meet Oracle's snapshot password rule ({SNAPSHOT_PASSWORD_RULE}); it lacks "
+            f"{problem}: choose a stronger password."
+        )
+    return password
+
+
+def existing_password_warning(password: str, field: str = "snapshot password") -> str | None:
+    """A one-line warning when the password of an existing BAR (restore, register) breaks today's
+    rule. Not refused: a BAR made before March 2025 keeps its older, weaker password, and whether
+    OAC applies the rule to it is unconfirmed."""
+    problem = snapshot_password_problem(password)
+    if problem is None:
+        return None
+    return (
+        f"{field} does not meet Oracle's snapshot password rule ({SNAPSHOT_PASSWORD_RULE}; it lacks "
+        f"{problem}); sent anyway, since a snapshot made before March 2025 may have an older password: "
+        "if OAC refuses it, check the password."
+    )
 
 
 def validate_positive_number(value: object, field: str, *, allow_zero: bool = False) -> float:

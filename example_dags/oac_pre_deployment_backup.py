@@ -7,7 +7,9 @@ apart: OAC lists a snapshot only once it exists, so a name check cannot see a cr
 rollback knows exactly what to restore.
 
 Needs: the ``oac_default`` connection (``airflow-oac login``) with a ``bucket`` extra, and the
-Variable ``oac_snapshot_password`` (its name contains "password", so Airflow masks it).
+Variable ``oac_snapshot_password`` (its name contains "password", so Airflow masks it). Oracle
+requires 14 to 50 characters with a number, an uppercase and a lowercase letter and a special
+character; a weaker password fails the task before any call.
 """
 
 from __future__ import annotations

@@ -14,6 +14,10 @@ from typing import Any
 
 BIN = Path(sys.executable).parent
 
+#: A snapshot password that meets Oracle's rule (14-50 characters, a number, an uppercase and a
+#: lowercase letter, a special character): the emulator refuses weaker ones, as OAC does.
+SNAPSHOT_PASSWORD = "Snapshot-Pa55word!"
+
 
 def login(emulator: Any, conn_id: str = "oac_default", **extra: Any):
     """A device login approved by the emulator, saved as the connection (what the CLI does)."""

@@ -79,7 +79,9 @@ def start_device_login(
     for attempt in range(1, max_attempts + 1):
         sent_at = now()
         try:
-            return read_device_authorization(send(session, request, timeout=timeout), sent_at)
+            return read_device_authorization(
+                send(session, request, timeout=timeout), sent_at, scope=(request.form or {}).get("scope")
+            )
         except (OACTokenEndpointUnavailable, OACTransportError) as exc:
             retry_after = exc.retry_after if isinstance(exc, OACTokenEndpointUnavailable) else None
             delay = token_endpoint_backoff(attempt, retry_after)

@@ -41,6 +41,7 @@ from airflow_provider_oac.errors import (
     OACTransportError,
 )
 from airflow_provider_oac.validation import (
+    SCOPE_HINT,
     require_text,
     validate_client_id,
     validate_iam_url,
@@ -71,11 +72,7 @@ _CLIENT_FIX = (
     "check the client id, and that the IAM application is a public (mobile) application with the "
     "Device Code and Refresh Token grants allowed, and that it is activated"
 )
-_SCOPE_FIX = (
-    "check the scope's primary audience: it is on the OAC application in the identity domain "
-    "(Oracle Cloud Services > your OAC instance app > Configuration > Resources), followed by "
-    "urn:opc:resource:consumer::all"
-)
+_SCOPE_FIX = SCOPE_HINT
 # Refresh errors that mean the refresh token itself is dead: only a new device login helps.
 _LOGIN_GONE_ERRORS = frozenset({"invalid_grant", "invalid_token", "unauthorized_client"})
 
@@ -160,10 +157,13 @@ def device_authorization_request(endpoints: IAMEndpoints, client_id: str, scope:
     )
 
 
-def read_device_authorization(response: HTTPResponse, now: float) -> DeviceAuthorization:
+def read_device_authorization(
+    response: HTTPResponse, now: float, *, scope: str | None = None
+) -> DeviceAuthorization:
     """IAM's device authorization answer, or the error that explains why there is none.
 
-    ``now`` is the epoch time the request was sent. Raises :class:`OACTokenEndpointUnavailable`
+    ``now`` is the epoch time the request was sent; ``scope``, the scope it asked for (named in
+    the ``invalid_scope`` message). Raises :class:`OACTokenEndpointUnavailable`
     (429, 5xx), :class:`OACAuthError` (IAM's OAuth error, with a hint for ``invalid_client`` and
     ``invalid_scope``) or :class:`OACResponseError` (HTML or unreadable answer).
     """
@@ -175,7 +175,7 @@ def read_device_authorization(response: HTTPResponse, now: float) -> DeviceAutho
             f"{what} was not a JSON object (HTTP {response.status}).", status=response.status
         )
     if not 200 <= response.status < 300 or "error" in payload:
-        raise _device_authorization_error(response, payload)
+        raise _device_authorization_error(response, payload, scope)
 
     device_code = payload.get("device_code")
     user_code = payload.get("user_code")
@@ -206,7 +206,9 @@ def read_device_authorization(response: HTTPResponse, now: float) -> DeviceAutho
     )
 
 
-def _device_authorization_error(response: HTTPResponse, payload: dict[str, Any]) -> OACAuthError:
+def _device_authorization_error(
+    response: HTTPResponse, payload: dict[str, Any], scope: str | None = None
+) -> OACAuthError:
     error, description = _oauth_error(payload)
     said = _iam_said(error, description, response.status)
     if error == "invalid_client":
@@ -217,7 +219,8 @@ def _device_authorization_error(response: HTTPResponse, payload: dict[str, Any])
             "grant in the IAM application's OAuth configuration."
         )
     elif error == "invalid_scope":
-        message = f"IAM rejected the scope ({said}): {_SCOPE_FIX}."
+        asked = f" {scope!r}" if scope else ""
+        message = f"IAM rejected the scope{asked} ({said}): {_SCOPE_FIX}."
     else:
         message = f"IAM refused to start the device login ({said})."
     return OACAuthError(message, error=error, error_description=description, status=response.status)
@@ -399,7 +402,11 @@ def read_token_response(
     if error == "invalid_client":
         raise OACAuthError(f"IAM rejected the client ({said}): {_CLIENT_FIX}.", **kwargs)
     if error == "invalid_scope":
-        raise OACAuthError(f"IAM rejected the scope ({said}): {_SCOPE_FIX}.", **kwargs)
+        raise OACAuthError(
+            f"IAM rejected the login's scope ({said}): {_SCOPE_FIX}; if the OAC app's audience changed, "
+            "log in again with the new scope (airflow-oac login --scope ...).",
+            **kwargs,
+        )
     if error is None and response.status in (404, 405):
         raise OACAuthError(
             f"IAM has no token endpoint at this URL (HTTP {response.status}): check the IAM URL and "

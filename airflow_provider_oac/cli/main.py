@@ -283,6 +283,8 @@ def cmd_login(args: argparse.Namespace) -> int:
         },
         require_refresh_token=False,
     )
+    for warning in config.warnings:  # stderr: --print-* keeps stdout for the connection alone
+        print(f"Warning: {warning}", file=sys.stderr, flush=True)
     extra_updates = {
         **storage_flags,
         **({"refresh_token_lifetime": lifetime} if lifetime is not None else {}),
@@ -549,6 +551,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     _say(f"IAM URL:     {config.iam_url}")
     _say(f"Client id:   {config.client_id}")
     _say(f"Cross-host refresh lock: {config.lock_conn_id or 'not set (one host only: a file lock)'}")
+    for warning in config.warnings:
+        _say(f"Warning: {warning}")
     for line in _status_notes(config.conn_id, live):
         _say(line)
     from airflow_provider_oac.hooks.config import API_KEY_STORAGE_AUTH, api_key_storage_auth_message

@@ -187,7 +187,7 @@ def cmd_create(args: argparse.Namespace) -> int:
 
     name = validate_snapshot_name(args.name, "--name")
     _check_timing(args)
-    password = _read_password(args)
+    password = _read_password(args, new=True)
     hook = _hook(args)
     hook.storage_spec(args.bucket).to_json()  # a bad bucket fails before the name lookup
     existing = hook.list_snapshots(name=name)
@@ -334,8 +334,14 @@ def _check_timing(args: argparse.Namespace) -> None:
         validate_positive_number(args.timeout, "--timeout")
 
 
-def _read_password(args: argparse.Namespace) -> str:
-    from airflow_provider_oac.validation import validate_password
+def _read_password(args: argparse.Namespace, *, new: bool = False) -> str:
+    """The snapshot password from --password-env or stdin. ``new`` (a create): Oracle's rule is
+    enforced; else (a restore of an existing BAR, maybe older than the rule) it only warns."""
+    from airflow_provider_oac.validation import (
+        existing_password_warning,
+        validate_new_snapshot_password,
+        validate_password,
+    )
 
     if args.password_env is not None:
         value = os.environ.get(args.password_env)
@@ -352,7 +358,13 @@ def _read_password(args: argparse.Namespace) -> str:
         value = sys.stdin.readline().rstrip("\r\n")
         if not value:
             raise CLIError("No password on standard input: pipe it in, e.g. from a secret store.", EXIT_USAGE)
-    return validate_password(value, "snapshot password")
+    if new:
+        return validate_new_snapshot_password(value, "snapshot password")
+    password = validate_password(value, "snapshot password")
+    warning = existing_password_warning(password)
+    if warning:
+        print(f"Warning: {warning}", file=sys.stderr, flush=True)
+    return password
 
 
 def _require_confirmation_possible(args: argparse.Namespace) -> None:

@@ -73,9 +73,10 @@ def create_snapshot(
 
     ``bar_uri`` defaults to :func:`default_bar_uri` of ``name``. Reusing a name therefore
     overwrites that BAR object in the bucket: give each snapshot its own name (or ``bar_uri``).
+    The password must meet Oracle's rule (:data:`~airflow_provider_oac.validation.SNAPSHOT_PASSWORD_RULE`).
     """
     name = validation.validate_snapshot_name(name)
-    password = validation.validate_password(password)
+    password = validation.validate_new_snapshot_password(password)
     body: dict[str, Any] = {"type": "CREATE", "name": name}
     if description is not None:
         # Sent by Oracle's own scripts, though absent from the published schema.

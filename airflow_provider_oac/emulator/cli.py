@@ -56,6 +56,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="keep refresh tokens valid across refreshes instead of issuing a new one each time",
     )
     parser.add_argument(
+        "--audience",
+        default=None,
+        help="the OAC app's primary audience (scopes are checked against it; e.g. one ending in "
+        "':443' or '/')",
+    )
+    parser.add_argument(
+        "--no-password-rule",
+        action="store_true",
+        help="accept any snapshot password (default: refuse what breaks Oracle's 14-50 character rule)",
+    )
+    parser.add_argument(
         "--log-requests",
         action="store_true",
         help="log one line per request (method, path, status; no secrets)",
@@ -83,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
             reuse_detection=args.reuse_detection,
             rotate_refresh_tokens=not args.no_rotation,
             log_requests=args.log_requests,
+            enforce_snapshot_password_rule=not args.no_password_rule,
+            **({"audience": args.audience} if args.audience is not None else {}),
         )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -53,6 +53,10 @@ class EmulatorConfig:
     restore_work_request_in_body: bool = False
     #: The reference renders ``Errors`` with a capital E; set ``"errors"`` to test tolerance.
     work_request_errors_key: str = "Errors"
+    #: CREATE refuses a BAR password that breaks Oracle's rule (14-50 characters, a number, an
+    #: uppercase and a lowercase letter, a special character) with 400, as OAC does since March
+    #: 2025 (OAC's exact message is unconfirmed).
+    enforce_snapshot_password_rule: bool = True
     #: Log one ``METHOD path -> status`` line per request (never headers, query strings or bodies).
     log_requests: bool = False
 

@@ -16,6 +16,8 @@ from typing import Any
 from airflow_provider_oac.auth.tokens import DEFAULT_REFRESH_TOKEN_LIFETIME
 from airflow_provider_oac.errors import OACConfigError
 from airflow_provider_oac.validation import (
+    client_id_warning,
+    scope_warning,
     validate_client_id,
     validate_iam_url,
     validate_oac_url,
@@ -90,6 +92,9 @@ class OACConnectionConfig:
     #: When ``airflow-oac login`` wrote this refresh token (epoch seconds), and for whom.
     login_at: float | None = None
     subject: str | None = None
+    #: One-line warnings about accepted values that look like typos (e.g. the scope), for the
+    #: hook's log, the CLI and the UI page to show.
+    warnings: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def login_key(self) -> str:
@@ -169,6 +174,14 @@ def connection_config(
     iam_url = checked(validate_iam_url, extras.get("iam_url"), "Extra 'iam_url' (IAM identity domain URL)")
     client_id = checked(validate_client_id, login, "Login (IAM client id)")
     scope = checked(validate_scope, extras.get("scope"), "Extra 'scope'")
+    warnings = tuple(
+        w
+        for w in (
+            client_id_warning(client_id, f"{prefix} Login (IAM client id)"),
+            scope_warning(scope, f"{prefix} Extra 'scope'"),
+        )
+        if w
+    )
 
     if require_refresh_token and not password:
         raise OACConfigError(f"{prefix} has no refresh token (Password is empty): {relogin}.")
@@ -222,6 +235,7 @@ def connection_config(
         timeout=timeout,
         login_at=_parse_time(extras.get("login_at")),
         subject=extras.get("subject") or None,
+        warnings=warnings,
         **endpoints,
     )
 

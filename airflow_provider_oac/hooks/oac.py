@@ -84,7 +84,7 @@ class OACHook(BaseHook):
                 f"Connection {self.oac_conn_id!r} does not exist: run airflow-oac login --conn-id "
                 f"{self.oac_conn_id} (or create it in Airflow)."
             ) from None
-        return connection_config(
+        config = connection_config(
             self.oac_conn_id,
             host=conn.host,
             login=conn.login,
@@ -92,6 +92,9 @@ class OACHook(BaseHook):
             extra=connection_extra(conn, self.oac_conn_id),
             conn_type=conn.conn_type,
         )
+        for warning in config.warnings:
+            self.log.warning("%s", warning)
+        return config
 
     @cached_property
     def token_manager(self) -> TokenManager:

@@ -67,6 +67,8 @@ class OACRegisterSnapshotOperator(SnapshotMakingOperator):
     def check_inputs(self) -> str:
         from airflow_provider_oac.hooks._airflow import mask_secret
         from airflow_provider_oac.validation import (
+            bar_uri_warning,
+            existing_password_warning,
             validate_bar_uri,
             validate_password,
             validate_snapshot_name,
@@ -74,9 +76,14 @@ class OACRegisterSnapshotOperator(SnapshotMakingOperator):
 
         mask_secret(self.password)
         name = validate_snapshot_name(self.name, "name")
-        validate_bar_uri(self.bar_uri, "bar_uri")
+        uri_warning = bar_uri_warning(validate_bar_uri(self.bar_uri, "bar_uri"), "bar_uri")
+        if uri_warning:
+            self.log.warning("%s", uri_warning)
         if self.password is not None:
-            validate_password(self.password, "password")
+            # An existing BAR keeps the password it was made with, maybe from before Oracle's rule.
+            warning = existing_password_warning(validate_password(self.password, "password"), "password")
+            if warning:
+                self.log.warning("%s", warning)
         return name
 
     def post(self, name: str) -> Accepted:

@@ -26,6 +26,15 @@ UNANSWERED_WAIT_SECONDS = 3600.0
 SAFETY_SNAPSHOT = "safety_snapshot"
 
 
+def check_literal_new_password(password: object) -> None:
+    """At DAG parse, refuse a literal (untemplated) new-snapshot password that breaks Oracle's rule;
+    templated values are checked after rendering, in ``execute``."""
+    if isinstance(password, str) and password and "{{" not in password and "{%" not in password:
+        from airflow_provider_oac.validation import validate_new_snapshot_password
+
+        validate_new_snapshot_password(password, "password")
+
+
 class SnapshotMakingOperator(OACBaseOperator):
     """Base of the operators whose POST makes a snapshot of a given name (create, register):
     ``if_exists``, re-attaching on retries (by the work record, or by name when the POST got no
@@ -235,6 +244,7 @@ class OACCreateSnapshotOperator(SnapshotMakingOperator):
         **kwargs: Any,
     ):
         super().__init__(name=name, if_exists=if_exists, **kwargs)
+        check_literal_new_password(password)
         self.password = password
         self.bucket = bucket
         self.bar_uri = bar_uri
@@ -243,16 +253,19 @@ class OACCreateSnapshotOperator(SnapshotMakingOperator):
     def check_inputs(self) -> str:
         from airflow_provider_oac.hooks._airflow import mask_secret
         from airflow_provider_oac.validation import (
+            bar_uri_warning,
             validate_bar_uri,
-            validate_password,
+            validate_new_snapshot_password,
             validate_snapshot_name,
         )
 
         mask_secret(self.password)
         name = validate_snapshot_name(self.name, "name")
-        validate_password(self.password, "password")
+        validate_new_snapshot_password(self.password, "password")
         if self.bar_uri is not None:
-            validate_bar_uri(self.bar_uri, "bar_uri")
+            warning = bar_uri_warning(validate_bar_uri(self.bar_uri, "bar_uri"), "bar_uri")
+            if warning:
+                self.log.warning("%s", warning)
         # The storage request is built now, so a bad bucket fails before the if_exists lookup.
         self.hook.storage_spec(self.bucket, storage_auth_type=self.storage_auth_type).to_json()
         return name
@@ -301,6 +314,8 @@ class OACRestoreSnapshotOperator(OACBaseOperator):
             from airflow_provider_oac.errors import OACConfigError
 
             raise OACConfigError("Pass exactly one of snapshot_id or snapshot_name.")
+        if safety_snapshot_name is not None:  # the safety snapshot is a new BAR with this password
+            check_literal_new_password(password)
         self.snapshot_id = snapshot_id
         self.snapshot_name = snapshot_name
         self.password = password
@@ -308,11 +323,21 @@ class OACRestoreSnapshotOperator(OACBaseOperator):
 
     def execute(self, context: Context) -> str:
         from airflow_provider_oac.hooks._airflow import mask_secret
-        from airflow_provider_oac.validation import validate_password
+        from airflow_provider_oac.validation import (
+            existing_password_warning,
+            validate_new_snapshot_password,
+            validate_password,
+        )
 
         mask_secret(self.password)
         with self.oac_errors():
-            validate_password(self.password, "password")
+            if self.safety_snapshot_name is not None:
+                # The safety snapshot is a new BAR protected by this password: Oracle's rule applies.
+                validate_new_snapshot_password(self.password, "password (also the safety snapshot's)")
+            else:
+                warning = existing_password_warning(validate_password(self.password, "password"), "password")
+                if warning:
+                    self.log.warning("%s", warning)
             self._safety_name()
             self.push_instance_url(context)
             self.warn_if_login_expiring()

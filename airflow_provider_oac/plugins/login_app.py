@@ -137,6 +137,7 @@ def start(connection_id: str, body: StartBody, user: GetUserDep) -> JSONResponse
             "expires_in": max(started.expires_at - time.time(), 0.0),
             "interval": started.interval,
             "handle": started.handle,
+            "warning": started.warning,
         },
         headers=_NO_STORE,
     )

@@ -85,6 +85,8 @@ class StartedLogin:
     expires_at: float
     interval: float
     handle: str = field(repr=False)
+    #: What looks off in the settings that were accepted (e.g. the scope), for the page to show.
+    warning: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +230,7 @@ def start_login(
         expires_at=authorization.expires_at,
         interval=authorization.interval,
         handle=seal(handle, fernet),
+        warning=" ".join(config.warnings) or None,
     )
 
 

@@ -119,14 +119,27 @@ def test_device_authorization_request_adds_offline_access_for_refresh_tokens():
     ("client_id", "scope", "complaint"),
     [
         ("", SCOPE, "client id is empty"),
-        ("my client", SCOPE, "client id"),
-        (CLIENT_ID, "urn:opc:resource:consumer::all", "primary audience"),
         (CLIENT_ID, "openid", "does not name the OAC resource"),
     ],
 )
 def test_bad_client_id_or_scope_fails_before_any_request(client_id, scope, complaint):
     with pytest.raises(OACConfigError, match=complaint):
         device_authorization_request(ENDPOINTS, client_id, scope)
+
+
+@pytest.mark.parametrize(
+    "resource",
+    [
+        f"{AUDIENCE}/urn:opc:resource:consumer::all",  # an audience stored with a trailing slash
+        f"{AUDIENCE}:443urn:opc:resource:consumer::all",  # or a port, as Oracle Integration's are
+        "urn:opc:resource:consumer::all",  # the bare resource: unconfirmed for OAC, IAM decides
+    ],
+)
+def test_a_scope_naming_the_resource_is_sent_as_given(resource):
+    request = device_authorization_request(ENDPOINTS, CLIENT_ID, resource)
+
+    assert request.form is not None
+    assert request.form["scope"] == f"{resource} offline_access"
 
 
 def test_device_authorization_is_read_with_expiry_from_expires_in():

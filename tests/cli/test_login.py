@@ -145,3 +145,67 @@ def test_logout_revokes_at_iam_and_removes_the_refresh_token(emulator):
     status = cli("status", "--conn-id", "oac_cli_logout")
     assert status.returncode == 1
     assert "airflow-oac login --conn-id oac_cli_logout" in status.stderr
+
+
+AUDIENCE_WITH_SLASH = "https://emulator0audience00000000000000000.analytics.ocp.oraclecloud.com/"
+AUDIENCE_WITH_PORT = "https://emulator0audience00000000000000000.analytics.ocp.oraclecloud.com:443"
+
+
+@pytest.mark.parametrize(
+    ("audience", "warning"),
+    [(AUDIENCE_WITH_SLASH, "has a slash before urn:opc:resource:consumer::all"), (AUDIENCE_WITH_PORT, None)],
+)
+def test_login_accepts_an_audience_ending_in_a_slash_or_a_port_as_iam_stores_it(emulator, audience, warning):
+    # IAM joins the audience and the resource exactly as the audience is stored.
+    emulator.control.configure(audience=audience, auto_approve=True, device_interval=1)
+    conn_id = f"oac_cli_audience_{'slash' if warning else 'port'}"
+
+    result = cli(*cli_login_args(emulator, conn_id))
+
+    assert result.returncode == 0, result.stderr
+    assert "Logged in" in result.stdout
+    assert json.loads(stored_connection(conn_id).extra)["scope"] == emulator.config.scope
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("Warning:")]
+    if warning is None:
+        assert warnings == []
+    else:
+        [line] = warnings
+        assert warning in line and "usually https://" in line
+
+
+def test_login_with_a_scope_iam_refuses_says_invalid_scope_and_how_the_scope_is_built(emulator):
+    emulator.control.configure(audience=AUDIENCE_WITH_SLASH, auto_approve=True, device_interval=1)
+    wrong_scope = f"{AUDIENCE_WITH_SLASH.rstrip('/')}urn:opc:resource:consumer::all offline_access"
+    argv = cli_login_args(emulator, "oac_cli_invalid_scope")
+    argv[argv.index("--scope") + 1] = wrong_scope
+
+    result = cli(*argv)
+
+    assert result.returncode == 1
+    [line] = error_lines(result.stderr)
+    assert "invalid_scope" in line
+    assert "IAM rejected the scope 'https://emulator0audience" in line  # the CLI cuts long values
+    assert "primary audience exactly as IAM stores it" in line
+    assert "Configuration > Resources" in line
+    assert "Traceback" not in result.stderr
+    assert emulator.control.counters()["device_authorizations"] == 0
+    assert stored_connection("oac_cli_invalid_scope") is None
+
+
+def test_a_refresh_iam_refuses_with_invalid_scope_says_so_and_keeps_the_login(emulator):
+    emulator.control.configure(auto_approve=True, device_interval=1)
+    assert cli(*cli_login_args(emulator, "oac_cli_refresh_scope")).returncode == 0
+    # The OAC app's audience changes in IAM after the login: IAM refuses the login's scope.
+    emulator.control.configure(audience=AUDIENCE_WITH_PORT)
+
+    result = cli("status", "--conn-id", "oac_cli_refresh_scope")
+
+    assert result.returncode == 1
+    [line] = error_lines(result.stderr)
+    assert "IAM rejected the login's scope (HTTP 400, invalid_scope" in line
+    assert "primary audience exactly as IAM stores it" in line
+    assert "airflow-oac login --scope" in line
+    assert "Traceback" not in result.stderr
+    assert emulator.control.counters()["refreshes"] == 0
+    [session] = emulator.control.logins()
+    assert session["active"]  # the refresh token was refused, not spent

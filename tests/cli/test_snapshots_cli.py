@@ -10,11 +10,11 @@ import time
 
 import pytest
 
-from tests.helpers import BIN, cli, own_login
+from tests.helpers import BIN, SNAPSHOT_PASSWORD, cli, own_login
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
-PASSWORD = "Snapshot-Pa55word!"
+PASSWORD = SNAPSHOT_PASSWORD
 CONN = "oac_cli_snaps"
 
 
@@ -204,6 +204,41 @@ def test_create_with_an_unset_password_variable_fails_before_any_call(emulator):
     assert result.returncode == 2
     assert "Environment variable NOT_SET_ANYWHERE is not set" in one_line_error(result)
     assert counters(emulator)["oac_requests"] == before
+
+
+@pytest.mark.parametrize("source", ["env", "stdin"])
+def test_create_with_a_password_breaking_oracles_rule_fails_before_any_call(emulator, source):
+    before = {name: counters(emulator)[name] for name in ("oac_requests", "token_requests")}
+    weak = "snapshotPassword123"
+    if source == "env":
+        result = snaps("create", "--name", "weak", "--password-env", "PW", env={"PW": weak})
+    else:
+        result = snaps("create", "--name", "weak", "--password-stdin", stdin=weak + "\n")
+
+    assert result.returncode == 2
+    line = one_line_error(result)
+    assert "snapshot password does not meet Oracle's snapshot password rule (14 to 50 characters" in line
+    assert "it lacks a special character" in line
+    assert weak not in result.stdout + result.stderr
+    assert {name: counters(emulator)[name] for name in before} == before
+
+
+def test_restore_with_an_older_weaker_password_warns_and_restores(emulator):
+    # A BAR made before March 2025 keeps its older password: warned about, not refused.
+    emulator.control.put_bar_object("test-bucket", "old.bar", "Admin123")
+    from airflow_provider_oac.hooks.oac import OACHook
+
+    hook = OACHook(CONN)
+    accepted = hook.register_snapshot("old", "file:///old.bar", password="Admin123")
+    hook.wait_for_work_request(accepted.work_request_id, poll_interval=0.05)
+
+    result = snaps("restore", "--name", "old", "--yes", "--password-env", "PW", env={"PW": "Admin123"})
+
+    assert result.returncode == 0, result.stderr
+    [warning] = [line for line in result.stderr.splitlines() if line.startswith("Warning:")]
+    assert "does not meet Oracle's snapshot password rule" in warning and "sent anyway" in warning
+    assert "Admin123" not in result.stdout + result.stderr
+    assert emulator.control.restores()[0]["status"] == "SUCCEEDED"
 
 
 def test_create_refuses_a_name_that_exists_and_creates_nothing(emulator):

@@ -21,6 +21,7 @@ from airflow_provider_oac.errors import (
     OACServerError,
     OACUnauthorizedError,
 )
+from tests.helpers import SNAPSHOT_PASSWORD
 
 STORAGE = SnapshotStorageSpec("oac-snaps")
 SNAPSHOTS_URL = f"{BASE_URL}/api/20210901/snapshots"
@@ -51,19 +52,19 @@ def test_snapshot_id_that_is_not_an_id_is_refused_before_any_request(bad_id):
 
 def test_create_snapshot_body_matches_oracles_documented_example():
     request = protocol.create_snapshot(
-        BASE_URL, "nightly", "snapshotPassword123", STORAGE, bar_uri="file:///nightly.bar"
+        BASE_URL, "nightly", "snapshotPassword123!", STORAGE, bar_uri="file:///nightly.bar"
     )
     assert (request.method, request.url) == ("POST", SNAPSHOTS_URL)
     assert request.json == {
         "type": "CREATE",
         "name": "nightly",
         "storage": {"type": "OCI_NATIVE", "bucket": "oac-snaps", "auth": {"type": "OCI_RESOURCE_PRINCIPAL"}},
-        "bar": {"uri": "file:///nightly.bar", "password": "snapshotPassword123"},
+        "bar": {"uri": "file:///nightly.bar", "password": "snapshotPassword123!"},
     }
 
 
 def test_create_snapshot_defaults_the_bar_uri_to_the_snapshot_name():
-    request = protocol.create_snapshot(BASE_URL, "nightly-2026-01-31", "pw", STORAGE)
+    request = protocol.create_snapshot(BASE_URL, "nightly-2026-01-31", SNAPSHOT_PASSWORD, STORAGE)
     assert request.json["bar"]["uri"] == "file:///nightly-2026-01-31.bar"
 
 
@@ -83,11 +84,11 @@ def test_default_bar_uri_of_a_name_with_no_safe_characters_is_still_an_object_na
 
 
 def test_create_snapshot_sends_description_only_when_given():
-    assert "description" not in protocol.create_snapshot(BASE_URL, "n", "pw", STORAGE).json
+    assert "description" not in protocol.create_snapshot(BASE_URL, "n", SNAPSHOT_PASSWORD, STORAGE).json
     assert (
-        protocol.create_snapshot(BASE_URL, "n", "pw", STORAGE, description="before upgrade").json[
-            "description"
-        ]
+        protocol.create_snapshot(
+            BASE_URL, "n", SNAPSHOT_PASSWORD, STORAGE, description="before upgrade"
+        ).json["description"]
         == "before upgrade"
     )
 
@@ -99,28 +100,59 @@ def test_create_snapshot_without_password_is_refused_locally():
 
 def test_refused_password_is_never_echoed():
     with pytest.raises(OACConfigError) as caught:
-        protocol.create_snapshot(BASE_URL, "nightly", " hunter2-secret ", STORAGE)
-    assert "hunter2-secret" not in str(caught.value)
+        protocol.create_snapshot(BASE_URL, "nightly", " Hunter2-Secret-Pa55 ", STORAGE)
+    assert "Hunter2-Secret-Pa55" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("password", "lacks"),
+    [
+        ("snapshotPassword123", "a special character"),  # Oracle's older example
+        ("Admin123", "14 to 50 characters, a special character"),
+        ("ALLUPPER-1234567", "a lowercase letter"),
+        ("alllower-1234567", "an uppercase letter"),
+        ("No-Digits-At-All", "a number"),
+        ("Aa1!" * 13, "14 to 50 characters"),
+    ],
+)
+def test_a_new_snapshot_password_breaking_oracles_rule_is_refused_locally(password, lacks):
+    with pytest.raises(OACConfigError) as caught:
+        protocol.create_snapshot(BASE_URL, "nightly", password, STORAGE)
+
+    message = str(caught.value)
+    assert "14 to 50 characters with at least one number, one uppercase letter" in message
+    assert f"it lacks {lacks}:" in message
+    assert password not in message and "\n" not in message
+
+
+def test_a_restore_or_register_password_is_not_held_to_the_rule():
+    # An existing BAR keeps the password it was made with, maybe from before March 2025.
+    assert protocol.restore_snapshot(BASE_URL, "ac6fdab7", "Admin123").json is not None
+    assert protocol.register_snapshot(BASE_URL, "old", "file:///old.bar", STORAGE, password="Admin123").json
 
 
 def test_request_repr_hides_the_password():
-    request = protocol.create_snapshot(BASE_URL, "nightly", "hunter2-secret", STORAGE)
-    assert "hunter2-secret" not in repr(request)
+    request = protocol.create_snapshot(BASE_URL, "nightly", "Hunter2-Secret-Pa55", STORAGE)
+    assert "Hunter2-Secret-Pa55" not in repr(request)
 
 
 def test_create_snapshot_with_empty_name_is_refused_locally():
     with pytest.raises(OACConfigError, match="snapshot name is empty"):
-        protocol.create_snapshot(BASE_URL, "  ", "pw", STORAGE)
+        protocol.create_snapshot(BASE_URL, "  ", SNAPSHOT_PASSWORD, STORAGE)
 
 
-def test_create_snapshot_with_a_bar_uri_that_is_not_a_uri_is_refused():
-    with pytest.raises(OACConfigError, match="BAR URI"):
-        protocol.create_snapshot(BASE_URL, "n", "pw", STORAGE, bar_uri="nightly.bar")
+def test_create_snapshot_passes_an_undocumented_bar_uri_form_to_oac():
+    # Which forms OAC takes beyond file:///<object name> is unconfirmed: OAC decides.
+    request = protocol.create_snapshot(BASE_URL, "n", SNAPSHOT_PASSWORD, STORAGE, bar_uri="nightly.bar")
+
+    assert request.json is not None and request.json["bar"]["uri"] == "nightly.bar"
+    with pytest.raises(OACConfigError, match="BAR URI is empty"):
+        protocol.create_snapshot(BASE_URL, "n", SNAPSHOT_PASSWORD, STORAGE, bar_uri="")
 
 
 def test_create_snapshot_with_a_plain_dict_as_storage_is_refused():
     with pytest.raises(OACConfigError, match="SnapshotStorageSpec"):
-        protocol.create_snapshot(BASE_URL, "n", "pw", {"bucket": "b"})  # type: ignore[arg-type]
+        protocol.create_snapshot(BASE_URL, "n", SNAPSHOT_PASSWORD, {"bucket": "b"})  # type: ignore[arg-type]
 
 
 def test_register_snapshot_sends_type_register_and_may_leave_the_password_for_restore():
@@ -130,8 +162,10 @@ def test_register_snapshot_sends_type_register_and_may_leave_the_password_for_re
 
 
 def test_register_snapshot_sends_the_password_when_given():
-    request = protocol.register_snapshot(BASE_URL, "imported", "file:///old.bar", STORAGE, password="pw1")
-    assert request.json["bar"]["password"] == "pw1"
+    request = protocol.register_snapshot(
+        BASE_URL, "imported", "file:///old.bar", STORAGE, password="Old-Bar-Pa55word"
+    )
+    assert request.json["bar"]["password"] == "Old-Bar-Pa55word"
 
 
 def test_delete_snapshot_keeps_the_bar_file_by_default():
@@ -149,12 +183,12 @@ def test_delete_storage_given_as_text_is_refused():
 
 
 def test_restore_posts_snapshot_id_and_password_to_the_system_action():
-    request = protocol.restore_snapshot(BASE_URL, "ac6fdab7", "snapshotPassword123")
+    request = protocol.restore_snapshot(BASE_URL, "ac6fdab7", "snapshotPassword123!")
     assert (request.method, request.url) == (
         "POST",
         f"{BASE_URL}/api/20210901/system/actions/restoreSnapshot",
     )
-    assert request.json == {"snapshot": {"id": "ac6fdab7", "password": "snapshotPassword123"}}
+    assert request.json == {"snapshot": {"id": "ac6fdab7", "password": "snapshotPassword123!"}}
 
 
 def test_get_work_request_uses_the_documented_camel_case_path():

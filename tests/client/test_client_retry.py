@@ -147,7 +147,7 @@ def test_get_failures_stay_as_they_are():
 
 OK = json_response(200, {"items": []})
 GET = protocol.list_snapshots(BASE_URL)
-CREATE = protocol.create_snapshot(BASE_URL, "nightly", "hunter2-secret", SnapshotStorageSpec("b"))
+CREATE = protocol.create_snapshot(BASE_URL, "nightly", "Hunter2-Secret-Pa55", SnapshotStorageSpec("b"))
 
 
 def test_each_attempt_carries_the_bearer_token():
@@ -237,7 +237,7 @@ def test_outcome_unknown_message_never_contains_the_password_or_token():
     transport = ScriptedTransport([html_page(502)])
     with pytest.raises(OACOutcomeUnknownError) as caught:
         transport.run(CREATE, operation="create_snapshot")
-    assert "hunter2-secret" not in str(caught.value)
+    assert "Hunter2-Secret-Pa55" not in str(caught.value)
     assert "token-1" not in str(caught.value)
 
 

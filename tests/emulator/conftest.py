@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 import requests
 
+from tests.helpers import SNAPSHOT_PASSWORD
+
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 API = "/api/20210901"
 
@@ -16,7 +18,7 @@ def snapshot_body(
     kind: str,
     name: str,
     *,
-    password: str | None = "snapshotPassword123",
+    password: str | None = SNAPSHOT_PASSWORD,
     uri: str | None = None,
     bucket: str = "oac-snaps",
     auth: dict[str, Any] | None = None,
@@ -106,7 +108,7 @@ class OAC:
             method, f"{self.server.url}{API}{path}", headers=headers, timeout=10, **kwargs
         )
 
-    def create(self, name: str = "nightly", password: str = "snapshotPassword123", **overrides: Any) -> str:
+    def create(self, name: str = "nightly", password: str = SNAPSHOT_PASSWORD, **overrides: Any) -> str:
         """POST a CREATE; the work request id."""
         response = self.call(
             "POST", "/snapshots", json=snapshot_body("CREATE", name, password=password, **overrides)
@@ -130,9 +132,7 @@ class OAC:
         assert len(matches) == 1, items
         return matches[0]
 
-    def created_snapshot(
-        self, name: str = "nightly", password: str = "snapshotPassword123"
-    ) -> dict[str, Any]:
+    def created_snapshot(self, name: str = "nightly", password: str = SNAPSHOT_PASSWORD) -> dict[str, Any]:
         work_request = self.finish(self.create(name, password))
         assert work_request["status"] == "SUCCEEDED", work_request
         return self.snapshot_named(name)

@@ -123,6 +123,8 @@ def test_cli_options_become_emulator_settings():
             "--device-interval=2",
             "--reuse-detection",
             "--no-rotation",
+            "--no-password-rule",
+            "--audience=https://oic0audience.integration.ocp.oraclecloud.com:443",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -142,7 +144,15 @@ def test_cli_options_become_emulator_settings():
     assert config["device_interval"] == 2
     assert config["reuse_detection"] is True
     assert config["rotate_refresh_tokens"] is False
+    assert config["enforce_snapshot_password_rule"] is False
+    assert config["audience"] == "https://oic0audience.integration.ocp.oraclecloud.com:443"
     assert process.returncode == 0
+
+
+def test_the_snapshot_password_rule_is_enforced_by_default():
+    from airflow_provider_oac.emulator import EmulatorConfig
+
+    assert EmulatorConfig().enforce_snapshot_password_rule is True
 
 
 def test_cli_refuses_a_non_loopback_host(capsys):

@@ -109,7 +109,7 @@ def test_own_log_lines_never_contain_tokens_codes_or_passwords(control, iam, oac
             "POST",
             "/snapshots",
             token=refreshed["access_token"],
-            json=oac.body("CREATE", "n", password="pw-Secret-1"),
+            json=oac.body("CREATE", "n", password="Log-Secret-Pa55word"),
         )
         iam.revoke(refreshed["refresh_token"])
 
@@ -122,7 +122,7 @@ def test_own_log_lines_never_contain_tokens_codes_or_passwords(control, iam, oac
         tokens["refresh_token"],
         refreshed["access_token"],
         refreshed["refresh_token"],
-        "pw-Secret-1",
+        "Log-Secret-Pa55word",
     ):
         assert secret not in text
 

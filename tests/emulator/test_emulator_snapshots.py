@@ -6,6 +6,8 @@ import re
 
 import pytest
 
+from tests.helpers import SNAPSHOT_PASSWORD
+
 RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 
 
@@ -153,11 +155,42 @@ def test_non_json_create_body_is_400(oac):
     assert answer.status_code == 400
 
 
+@pytest.mark.parametrize("password", ["snapshotPassword123", "Admin123", "alllower-1234567", "Aa1!" * 13])
+def test_create_with_a_password_breaking_oracles_rule_is_400_and_creates_nothing(control, oac, password):
+    answer = oac.call("POST", "/snapshots", json=oac.body("CREATE", "weak", password=password))
+
+    assert answer.status_code == 400
+    assert answer.json()["code"] == "BadRequest"
+    assert "14 to 50 characters" in answer.json()["message"]
+    assert password not in answer.text
+    assert control.counters()["snapshots_created"] == 0
+    assert oac.call("GET", "/snapshots").json()["items"] == []
+
+
+def test_the_password_rule_can_be_turned_off(control, oac):
+    control.configure(enforce_snapshot_password_rule=False)
+
+    assert oac.finish(oac.create("legacy", password="Admin123"))["status"] == "SUCCEEDED"
+
+
+def test_register_and_restore_accept_an_older_bars_weaker_password(control, oac):
+    # The rule is for new BARs; one made before March 2025 keeps its password.
+    control.put_bar_object("oac-snaps", "old.bar", "Admin123")
+    answer = oac.call(
+        "POST", "/snapshots", json=oac.body("REGISTER", "old", password="Admin123", uri="file:///old.bar")
+    )
+    assert oac.finish(answer.json()["workRequestId"])["status"] == "SUCCEEDED"
+
+    restored = restore(oac, oac.snapshot_named("old")["id"], password="Admin123")
+
+    assert oac.finish(restored.headers["oa-work-request-id"])["status"] == "SUCCEEDED"
+
+
 # --- register ------------------------------------------------------------------------------------
 
 
 def test_register_an_existing_bar_file(control, oac):
-    control.put_bar_object("oac-snaps", "old.bar", "snapshotPassword123")
+    control.put_bar_object("oac-snaps", "old.bar", SNAPSHOT_PASSWORD)
 
     answer = oac.call(
         "POST", "/snapshots", json=oac.body("REGISTER", "old", password=None, uri="file:///old.bar")
@@ -234,7 +267,7 @@ def test_delete_unknown_snapshot_is_404(oac):
 # --- restore -------------------------------------------------------------------------------------
 
 
-def restore(oac, snapshot_id: str, password: str = "snapshotPassword123"):
+def restore(oac, snapshot_id: str, password: str = SNAPSHOT_PASSWORD):
     return oac.call(
         "POST",
         "/system/actions/restoreSnapshot",

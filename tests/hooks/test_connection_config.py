@@ -52,18 +52,13 @@ def test_offline_access_is_added_to_a_scope_that_lacks_it():
         ({"host": "https://oac.example.com/api/20210901"}, "without /api/20210901"),
         ({"host": " https://oac.example.com"}, "leading or trailing spaces"),
         ({"login": ""}, "Login (IAM client id) is empty"),
-        ({"login": "client id with spaces"}, "characters an IAM client id never has"),
         ({"password": ""}, "airflow-oac login --conn-id oac_test"),
         ({"extra": "{not json"}, "Extra is not valid JSON"),
         ({"extra": "[1, 2]"}, "must be a JSON object"),
         ({"extra": extra(iam_url=None)}, "Extra 'iam_url' (IAM identity domain URL) is empty"),
         ({"extra": extra(iam_url="https://idcs-1.identity.oraclecloud.com/oauth2/v1/token")}, "OAuth path"),
         ({"extra": extra(scope=None)}, "primary audience is on the OAC application"),
-        (
-            {"extra": extra(scope="urn:opc:resource:consumer::all offline_access")},
-            "lacks the primary audience",
-        ),
-        ({"extra": extra(scope=f"{AUDIENCE}/urn:opc:resource:consumer::all")}, "has a slash"),
+        ({"extra": extra(scope=f"{AUDIENCE} offline_access")}, "does not name the OAC resource"),
         ({"extra": extra(storage_auth_type="API_KEY")}, "use OCI_RESOURCE_PRINCIPAL (the default"),
         ({"extra": extra(refresh_token_lifetime=-5)}, "greater than 0"),
         ({"extra": extra(buckett="x")}, "unknown Extra field(s) buckett"),
@@ -77,6 +72,43 @@ def test_each_bad_field_gets_one_line_naming_it(changes, expected):
     assert "\n" not in message
     assert message.startswith("Connection 'oac_test':")
     assert "refresh-token-value" not in message
+
+
+@pytest.mark.parametrize(
+    ("scope", "warning"),
+    [
+        # IAM joins the audience as stored: one ending in a slash or a port is legitimate.
+        (f"{AUDIENCE}/urn:opc:resource:consumer::all", "has a slash before urn:opc:resource:consumer::all"),
+        (f"{AUDIENCE}:443urn:opc:resource:consumer::all", None),
+        (f"{AUDIENCE}:443/urn:opc:resource:consumer::all", "has a slash before"),
+        ("urn:opc:resource:consumer::all", "has no primary audience"),
+        ("abc123urn:opc:resource:consumer::all", "does not start with https://"),
+        (SCOPE, None),
+    ],
+)
+def test_a_scope_naming_the_resource_is_accepted_with_a_warning_where_it_looks_off(scope, warning):
+    cfg = config(extra=extra(scope=scope))
+
+    assert cfg.scope == f"{scope.removesuffix(' offline_access')} offline_access"
+    if warning is None:
+        assert cfg.warnings == ()
+    else:
+        [line] = cfg.warnings
+        assert warning in line
+        assert line.startswith("Connection 'oac_test': Extra 'scope'")
+        assert "usually https://" in line and "\n" not in line
+
+
+def test_an_unusual_client_id_is_accepted_with_a_warning_since_iam_decides():
+    # Which characters IAM allows in client ids is not documented.
+    cfg = config(login="client id with spaces")
+
+    assert cfg.client_id == "client id with spaces"
+    [line] = cfg.warnings
+    assert line.startswith(
+        "Connection 'oac_test': Login (IAM client id) 'client id with spaces' has characters"
+    )
+    assert config().warnings == ()
 
 
 def test_plain_http_is_allowed_for_loopback_only():
@@ -160,3 +192,24 @@ def test_login_refuses_api_key_storage_auth_in_one_line_before_any_call(capsys):
         "which needs API-key fields this provider cannot pass, so every snapshot with it fails: use "
         "OCI_RESOURCE_PRINCIPAL (the default) with an OCI policy for OAC's resource principal."
     ]
+
+
+def test_the_hook_logs_the_warning_of_an_accepted_scope(monkeypatch, caplog, capfd):
+    from airflow_provider_oac.hooks.oac import OACHook
+
+    slash_scope = f"{AUDIENCE}/urn:opc:resource:consumer::all offline_access"
+    connection = {
+        "conn_type": "oac",
+        "host": GOOD["host"],
+        "login": GOOD["login"],
+        "password": "refresh-token-value",
+        "extra": {"iam_url": "https://idcs-0123.identity.oraclecloud.com", "scope": slash_scope},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_OAC_HOOK_SLASH", json.dumps(connection))
+
+    config = OACHook("oac_hook_slash").config
+    logged = caplog.text + "".join(capfd.readouterr())  # structlog (3.1+) writes to the stream
+
+    assert config.scope == slash_scope
+    assert "Connection 'oac_hook_slash': Extra 'scope' has a slash before" in logged
+    assert "refresh-token-value" not in logged

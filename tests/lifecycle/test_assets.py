@@ -7,9 +7,9 @@ import pytest
 from airflow_provider_oac.assets import oac_snapshots_asset
 from airflow_provider_oac.errors import OACConfigError
 from tests.conftest import REPO
-from tests.helpers import login, write_dag
+from tests.helpers import SNAPSHOT_PASSWORD, login, write_dag
 
-PASSWORD = "Snapshot-Pa55word!"
+PASSWORD = SNAPSHOT_PASSWORD
 IMPORTS = f"""
 from airflow.sdk import Asset
 

@@ -8,11 +8,11 @@ import time
 import pytest
 
 from airflow_provider_oac.hooks.oac import OACHook
-from tests.helpers import own_login, write_dag
+from tests.helpers import SNAPSHOT_PASSWORD, own_login, write_dag
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
-PASSWORD = "Snapshot-Pa55word!"
+PASSWORD = SNAPSHOT_PASSWORD
 IMPORTS = f"""
 from datetime import timedelta
 

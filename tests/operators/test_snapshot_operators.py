@@ -7,11 +7,13 @@ from datetime import datetime, timezone
 import pytest
 
 from tests.conftest import REPO
-from tests.helpers import own_login, write_dag
+from tests.helpers import SNAPSHOT_PASSWORD, own_login, write_dag
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
-PASSWORD = "Snapshot-Pa55word!"
+PASSWORD = SNAPSHOT_PASSWORD
+WEAK = "snapshotPassword123"  # Oracle's own older example: no special character
+NETWORK = ("oac_requests", "token_requests")
 
 
 @pytest.fixture(autouse=True)
@@ -247,10 +249,7 @@ def test_bad_create_arguments_fail_at_dag_definition(kwargs, message):
         ({"name": " padded ", "password": PASSWORD}, "name has leading or trailing spaces"),
         ({"name": "ok", "password": ""}, "password is empty"),
         ({"name": "ok", "password": 123}, "password must be text"),
-        (
-            {"name": "ok", "password": PASSWORD, "bar_uri": "nightly.bar"},
-            "bar_uri 'nightly.bar' is not a URI",
-        ),
+        ({"name": "ok", "password": PASSWORD, "bar_uri": ""}, "bar_uri is empty"),
     ],
 )
 def test_bad_create_values_fail_the_task_without_retries_or_network_calls(emulator, kwargs, message, capfd):
@@ -260,6 +259,101 @@ def test_bad_create_values_fail_the_task_without_retries_or_network_calls(emulat
     assert states(run) == {"backup": "failed"}
     assert message in capfd.readouterr().out
     assert emulator.control.counters()["oac_requests"] == requests_before
+
+
+@pytest.mark.parametrize(
+    "operator",
+    [
+        'OACCreateSnapshotOperator(task_id="t", name="n", password=WEAK)',
+        'OACRestoreSnapshotOperator(task_id="t", snapshot_name="n", password=WEAK, safety_snapshot_name="s")',
+    ],
+)
+def test_a_literal_new_snapshot_password_breaking_oracles_rule_fails_at_dag_definition(operator):
+    from airflow_provider_oac.errors import OACConfigError
+    from airflow_provider_oac.operators.snapshot import OACCreateSnapshotOperator, OACRestoreSnapshotOperator
+
+    names = {"OACCreateSnapshotOperator": OACCreateSnapshotOperator, "WEAK": WEAK}
+    names["OACRestoreSnapshotOperator"] = OACRestoreSnapshotOperator
+    with pytest.raises(OACConfigError) as caught:
+        eval(operator, names)  # noqa: S307 - our own constant source
+
+    assert "password does not meet Oracle's snapshot password rule (14 to 50 characters" in str(caught.value)
+    assert "it lacks a special character" in str(caught.value)
+    assert WEAK not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("task", "field"),
+    [
+        (
+            'OACCreateSnapshotOperator(task_id="op", name="weak", password="{{ var.value.weak_password }}")',
+            "password does not meet",
+        ),
+        (
+            'OACRestoreSnapshotOperator(task_id="op", snapshot_name="any", safety_snapshot_name="before", '
+            'password="{{ var.value.weak_password }}")',
+            "password (also the safety snapshot's) does not meet",
+        ),
+    ],
+)
+def test_a_templated_weak_password_fails_the_task_before_any_call(emulator, capfd, task, field):
+    from airflow.models import Variable
+
+    Variable.set("weak_password", WEAK)
+    before = {name: emulator.control.counters()[name] for name in NETWORK}
+
+    run = run_dag("oac_test_weak_password", task, retries=3)
+
+    assert states(run) == {"op": "failed"}
+    output = capfd.readouterr()
+    assert f"{field} Oracle's snapshot password rule" in output.out
+    assert "AirflowFailException" in output.out  # bad input: no retries
+    assert WEAK not in output.out + output.err
+    assert {name: emulator.control.counters()[name] for name in NETWORK} == before
+    assert emulator.control.counters()["snapshots_created"] == 0
+
+
+def test_a_restore_with_an_older_weaker_password_warns_and_restores(emulator, capfd):
+    # A BAR made before March 2025 keeps its password; the rule is only warned about on restore.
+    from airflow.models import Variable
+
+    emulator.control.put_bar_object("test-bucket", "old.bar", WEAK)
+    Variable.set("old_password", WEAK)
+
+    run = run_dag(
+        "oac_test_old_password",
+        """
+        from airflow_provider_oac.operators.lifecycle import OACRegisterSnapshotOperator
+        register = OACRegisterSnapshotOperator(
+            task_id="register", name="old", bar_uri="file:///old.bar", password="{{ var.value.old_password }}",
+            poll_interval=0.2,
+        )
+        restore = OACRestoreSnapshotOperator(
+            task_id="restore", snapshot_name="old", password="{{ var.value.old_password }}", poll_interval=0.2
+        )
+        register >> restore
+        """,
+    )
+
+    assert states(run) == {"register": "success", "restore": "success"}
+    output = capfd.readouterr().out
+    assert output.count("does not meet Oracle's snapshot password rule") == 2
+    assert "sent anyway" in output
+    assert WEAK not in output
+
+
+def test_a_bar_uri_of_an_undocumented_form_is_warned_about_and_oac_decides(emulator, capfd):
+    # OAC documents file:///<object name>; other forms are unconfirmed, so OAC's answer counts.
+    run = run_dag(
+        "oac_test_bare_uri",
+        'OACCreateSnapshotOperator(task_id="backup", name="bare", password=PASSWORD, bar_uri="nightly.bar")',
+    )
+
+    assert states(run) == {"backup": "failed"}
+    output = capfd.readouterr().out
+    assert "bar_uri 'nightly.bar' is not of the form OAC documents, file:///<object name" in output
+    assert "Invalid Snapshot BAR URI" in output
+    assert emulator.control.counters()["snapshots_created"] == 0
 
 
 def test_restore_needs_exactly_one_of_id_or_name():

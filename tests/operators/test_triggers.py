@@ -14,11 +14,11 @@ from airflow_provider_oac.triggers.work_request import (
     OACSnapshotNameTrigger,
     OACWorkRequestTrigger,
 )
-from tests.helpers import own_login
+from tests.helpers import SNAPSHOT_PASSWORD, own_login
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
-PASSWORD = "Snapshot-Pa55word!"
+PASSWORD = SNAPSHOT_PASSWORD
 
 
 @pytest.fixture(autouse=True)

@@ -216,6 +216,38 @@ def test_bad_settings_are_refused_before_iam_is_asked(ui):
     assert ui.emulator.control.pending_user_codes() == []
 
 
+AUDIENCE = "https://emulator0audience00000000000000000.analytics.ocp.oraclecloud.com"
+
+
+@pytest.mark.parametrize(("ending", "warning"), [("/", "has a slash before urn:"), (":443", None)])
+def test_an_audience_ending_in_a_slash_or_a_port_is_accepted_and_a_slash_is_warned_about(ui, ending, warning):
+    # IAM joins the audience and the resource exactly as the audience is stored.
+    ui.emulator.control.configure(audience=AUDIENCE + ending)
+
+    response = ui.client("admin").start(f"oac_ui_audience_{len(ending)}", ui.emulator_fields())
+
+    assert response.status_code == 200, response.text
+    assert response.json()["user_code"]
+    if warning is None:
+        assert response.json()["warning"] is None
+    else:
+        assert warning in response.json()["warning"]
+        assert "usually https://" in response.json()["warning"]
+
+
+def test_a_scope_iam_refuses_is_explained_with_how_the_scope_is_built(ui):
+    ui.emulator.control.configure(audience=AUDIENCE + "/")
+    fields = {**ui.emulator_fields(), "scope": f"{AUDIENCE}urn:opc:resource:consumer::all offline_access"}
+
+    response = ui.client("admin").start("oac_ui_invalid_scope", fields)
+
+    assert response.status_code == 502
+    detail = response.json()["detail"]
+    assert "IAM rejected the scope" in detail and "invalid_scope" in detail
+    assert "primary audience exactly as IAM stores it" in detail
+    assert ui.emulator.control.pending_user_codes() == []
+
+
 # --- handles ---------------------------------------------------------------------------------------
 
 

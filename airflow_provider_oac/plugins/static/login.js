@@ -205,6 +205,8 @@
     $("qr").hidden = !a.qr_svg;
     $("qr-hint").hidden = !a.qr_svg;
     $("popup-hint").hidden = true;
+    $("settings-warning").textContent = a.warning ? "Warning: " + a.warning : "";
+    $("settings-warning").hidden = !a.warning;
     $("poll-note").textContent = "Waiting for approval…";
     show("code-card");
     tick();
