@@ -2,6 +2,7 @@
 docs/reliability.md and exits 1 if any invariant broke.
 
     .venv/bin/python -m tests.faults [--only faults scan bad-input] [--short] [--output docs/reliability.md]
+    .venv/bin/python -m tests.faults --only faults --match "state dir" SIGKILL   # some rows only
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ def main() -> int:
     parser.add_argument("--only", nargs="+", choices=PARTS, default=list(PARTS))
     parser.add_argument("--short", action="store_true", help="the short forms (as make test runs them)")
     parser.add_argument("--output", default=str(session.REPO / "docs" / "reliability.md"))
+    parser.add_argument(
+        "--match", nargs="+", help="only the fault scenarios whose 'step / fault' contains one of these"
+    )
     parser.add_argument("--save", help="also keep each part's results in this directory (for --merge)")
     parser.add_argument("--merge", help="write the page from the parts saved in this directory")
     args = parser.parse_args()
@@ -42,6 +46,12 @@ def main() -> int:
     with EmulatorServer(EmulatorConfig()) as emulator:
         if "faults" in args.only:
             chosen = matrix.short_scenarios() if args.short else matrix.scenarios()
+            if args.match:
+                chosen = [
+                    (fault, step)
+                    for fault, step in chosen
+                    if any(text in f"{step.name} / {fault.name}" for text in args.match)
+                ]
             faults = matrix.run_scenarios(emulator, chosen, work_dir, progress=True)
         if "bad-input" in args.only:
             rows = run_bad_input(emulator, work_dir, bad_input, login, short=args.short)
@@ -53,7 +63,7 @@ def main() -> int:
         save(Path(args.save), faults, scan, rows, seconds)
     for line in report.summary(faults, scan, rows):
         print(line)
-    if set(args.only) == set(PARTS) and not args.short:
+    if set(args.only) == set(PARTS) and not args.short and not args.match:
         Path(args.output).write_text(report.render(faults, scan, rows, seconds=seconds))
         print(f"wrote {args.output}")
     return 1 if report.failed(faults, scan, rows) else 0

@@ -106,6 +106,8 @@ SUCCESS, FAILED = "success", "failed"
 
 
 def applies(fault: Fault, step: Step) -> bool:
+    if state_faults.is_state_fault(fault):
+        return state_faults.STEP[fault.name] == step.name
     if fault.action in ("fail_work_request", "stuck_work_request"):
         return step.route.startswith("POST /api/")  # they act when the work is accepted
     if fault.action == "expire_token":
@@ -115,6 +117,8 @@ def applies(fault: Fault, step: Step) -> bool:
 
 def expected(fault: Fault, step: Step) -> tuple[frozenset[str], str]:
     """The outcomes the design allows for ``fault`` at ``step``, and why."""
+    if state_faults.is_state_fault(fault):
+        return state_faults.expected(fault)
     name = fault.name
     transient = {"429 + Retry-After", "503", "delay"}
     if step.kind == "login":
@@ -158,6 +162,8 @@ SHORT = [
     ("expire_token", "restore: POST restoreSnapshot"),
     ("502", "task refresh: POST token"),
     ("503", "login: token"),
+    ("journal and Variable writes fail", "task refresh: POST token"),
+    ("SIGKILL while masking the new tokens", "task refresh: POST token"),
 ]
 
 
@@ -276,7 +282,11 @@ class Runner:
         forget_process_cache()
         allowed, why = expected(fault, step)
         started = time.monotonic()
-        if step.kind == "login":
+        if fault.action in ("state:kill_masking", "state:kill_after_journal"):
+            result = state_faults.run_killed(self, fault, conn_id, allowed, why)
+        elif fault.action == "state:login_race":
+            result = state_faults.run_login_race(self, fault, conn_id, allowed, why)
+        elif step.kind == "login":
             result = self._login(fault, step, conn_id, allowed, why)
         else:
             result = self._task(fault, step, conn_id, allowed, why)
@@ -286,6 +296,8 @@ class Runner:
         return result
 
     def _arm(self, fault: Fault, step: Step) -> None:
+        if state_faults.is_state_fault(fault):
+            return  # armed around the DAG run (state_faults.armed)
         options = dict(fault.options)
         if fault.action == "accept_then_hang" and step.iam:
             options["delay"] = IAM_HANG_SECONDS
@@ -335,13 +347,16 @@ class Runner:
             control.expire_access_tokens()  # the task's first OAC call gets 401 and refreshes
         self._before = control.counters()
         self._arm(fault, step)
-        with captured_fds() as output:
+        notes: list[str] = []
+        state = Path(os.environ["AIRFLOW_PROVIDER_OAC_STATE_DIR"])
+        with state_faults.armed(fault, state, notes), captured_fds() as output:
             run = dag.test()
         control.clear_faults()
         self._after = control.counters()
         instance = run.get_task_instances()[0]
         outcome = instance.state if instance.state in (SUCCESS, FAILED) else f"unfinished ({instance.state})"
         message = "(none: succeeded)" if outcome == SUCCESS else FAILURES.get(dag.dag_id, "")
+        why = "; ".join([why, *notes])
         result = Result(fault.name, step.name, outcome, allowed, why, message, tries=instance.try_number)
         snapshots = [s for s in control.snapshots() if s["name"] == name]
         if len(snapshots) > 1:
@@ -359,6 +374,9 @@ class Runner:
         if outcome == FAILED and (not message or "\n" in message):
             result.broken.append("the failure shows no one-line message")
         self._outputs = output[0]
+        warning = state_faults.WARNINGS.get(fault.action)
+        if warning and warning not in self._outputs:
+            result.broken.append(f"the task log does not warn ({warning!r})")
         return result
 
     # --- invariants ---
@@ -368,7 +386,10 @@ class Runner:
             self._after["spent_refresh_token_presentations"]
             - self._before["spent_refresh_token_presentations"]
         )
-        lost_login = result.fault == "accept_then_error" and result.step == "task refresh: POST token"
+        lost_login = (result.fault, result.step) in {
+            ("accept_then_error", "task refresh: POST token"),
+            *state_faults.LOST_LOGIN,
+        }
         if result.outcome not in result.allowed:
             result.broken.append(f"outcome {result.outcome}, expected {'/'.join(sorted(result.allowed))}")
         if lost_login:
@@ -436,3 +457,9 @@ def run_scenarios(
 
 def short_scenarios() -> list[tuple[Fault, Step]]:
     return [(FAULTS[fault], STEPS[step]) for fault, step in SHORT]
+
+
+# The token-state faults (issue 13): their own module, registered here after the names it uses.
+from tests.faults import state_faults  # noqa: E402
+
+FAULTS.update({fault.name: fault for fault in state_faults.FAULTS})
