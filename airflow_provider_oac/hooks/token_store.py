@@ -103,32 +103,49 @@ class TokenRecord:
             return None
 
 
-#: Airflow's Variable keys are at most 250 characters (the ``variable.key`` column).
-MAX_VARIABLE_KEY = 250
+#: Airflow's Variable keys (``variable.key`` is ``String(250)``; the API refuses longer ones).
+VARIABLE_KEY_MAX = 250
+_KEY_HASH_MARK = "__h_"
 _LOGIN_KEY = re.compile(r"[0-9a-f]{16}")
 
 
 def variable_key(conn_id: str, login_key: str) -> str:
     """The Variable of one login's record: the only place a key is built (reading, writing and
-    forgetting all go through it). A connection id too long for Airflow's 250 characters is cut
-    and followed by ``~`` and its digest (``~`` cannot occur in a connection id)."""
-    key = f"{VARIABLE_PREFIX}{conn_id}__{login_key}"
-    if len(key) > MAX_VARIABLE_KEY:
-        digest = hashlib.sha256(conn_id.encode()).hexdigest()[:16]
-        key = f"{VARIABLE_PREFIX}{conn_id[:200]}~{digest}__{login_key}"
-    return key
+    forgetting all go through it). ``oac_token__<conn_id>__<login_key>``, hashed to fit Airflow's
+    250 characters when a long connection id would overflow it (see :func:`fit_variable_key`)."""
+    return fit_variable_key(f"{VARIABLE_PREFIX}{conn_id}__{login_key}")
 
 
-def login_key_of(key: str, conn_id: str) -> str | None:
-    """The login key if ``key`` is a token record of ``conn_id`` (exactly), else None."""
+def fit_variable_key(key: str, limit: int = VARIABLE_KEY_MAX) -> str:
+    """``key`` itself when it fits, else a readable prefix of it and a digest of the whole key.
+
+    Stable (the same key always maps to the same name) and unambiguous (the SHA-256 digest covers
+    the whole key, and only hashed names carry the ``__h_`` mark followed by 32 hex digits at the
+    end; a key that fits is never changed, so two different keys cannot meet)."""
+    if len(key) <= limit:
+        return key
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+    suffix = f"{_KEY_HASH_MARK}{digest}"
+    return key[: limit - len(suffix)] + suffix
+
+
+def login_key_of(key: str, conn_id: str, text: str | None = None) -> str | None:
+    """The login key if ``key`` is a token record of ``conn_id`` (exactly: ``oac`` does not own
+    ``oac__x``'s), else None. A hashed key names its login only through the digest: then the
+    record's text (``text``), if given, says which login it claims, and the key must match it."""
     candidate = key[-16:]
     if _LOGIN_KEY.fullmatch(candidate) and variable_key(conn_id, candidate) == key:
         return candidate
+    record = TokenRecord.from_json(text) if text else None
+    if record is not None and variable_key(conn_id, record.login_key) == key:
+        return record.login_key
     return None
 
 
 def keys_to_forget(keys: list[str], conn_id: str, keep: str | None) -> list[str]:
-    """Of ``keys``, the records of ``conn_id``'s logins other than ``keep``."""
+    """Of ``keys``, the records of ``conn_id``'s logins other than ``keep``. Without the values,
+    hashed keys (connection ids over about 200 characters) are not recognised and stay: they are
+    never read again, and deleting another connection's record would lose its login."""
     return [k for k in keys if login_key_of(k, conn_id) not in (None, keep)]
 
 
@@ -198,10 +215,9 @@ class VariableTokenStore:
                 .filter(ORMVariable.key.like(f"{_escape_like(VARIABLE_PREFIX)}%", escape="\\"))
                 .all()
             )
-            chosen = set(keys_to_forget([row.key for row in rows], conn_id, keep))
-            for row in rows:
-                if row.key in chosen:
-                    session.delete(row)
+            chosen = [row for row in rows if login_key_of(row.key, conn_id, row.val) not in (None, keep)]
+            for row in chosen:
+                session.delete(row)
         return len(chosen)
 
 

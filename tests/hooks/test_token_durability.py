@@ -230,12 +230,19 @@ def test_a_journal_written_under_the_old_file_name_is_still_recovered(emulator, 
     assert_login_survived(emulator)
 
 
-def test_variable_keys_stay_within_airflows_250_characters():
+def test_variable_keys_stay_within_airflows_250_characters_and_stay_exact():
     from airflow_provider_oac.hooks.config import login_key
 
     conn_id = "c" * 250
-    key = token_store.variable_key(conn_id, login_key(conn_id, "token"))
+    own = login_key(conn_id, "token")
+    key = token_store.variable_key(conn_id, own)
     assert len(key) <= 250
+    record = TokenRecord(own, "refresh", None)
+    assert token_store.login_key_of(key, conn_id, record.to_json()) == own
+    assert token_store.login_key_of(key, conn_id[:-1], record.to_json()) is None
+    short = token_store.variable_key("oac", "0123456789abcdef")
+    assert token_store.login_key_of(short, "oac") == "0123456789abcdef"
+    assert token_store.login_key_of(token_store.variable_key("oac__x", "0123456789abcdef"), "oac") is None
 
 
 # --- item 9: the CLI and the workers on one host --------------------------------------------------
