@@ -10,8 +10,10 @@ with the same semantics:
   ``AIRFLOW_CONN_<ID>`` variable (``--print-env`` / ``--print-json``).
 
 A new login supersedes every refresh token stored for an earlier one: the connection gets the new
-token (so its ``login_key`` changes) and the old store records and host journal are deleted (the
-printed form cannot delete anything; the old records are simply never read again).
+token (so its ``login_key`` changes) and the old logins' store records and host journals are
+deleted (the printed form cannot delete anything; the old records are simply never read again).
+The new login's own records are kept: a task may have refreshed with it between the connection
+write and the clean-up, and its record then holds the only valid refresh token.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_oac.auth.tokens import TokenSet
 from airflow_provider_oac.errors import OACAuthError
-from airflow_provider_oac.hooks.config import CONN_TYPE, KNOWN_EXTRAS, parse_extra
+from airflow_provider_oac.hooks.config import CONN_TYPE, KNOWN_EXTRAS, login_key, parse_extra
 
 if TYPE_CHECKING:
     from airflow_provider_oac.cli.airflow_api import AirflowAPI
@@ -202,6 +204,11 @@ class NewLogin:
         assert self.tokens.refresh_token  # checked in __post_init__
         return self.tokens.refresh_token
 
+    @property
+    def login_key(self) -> str:
+        """The key this login's records are stored under: the one a login must not forget."""
+        return login_key(self.conn_id, self.refresh_token)
+
     def connection_extra(self, previous: dict[str, Any] | None = None) -> dict[str, Any]:
         """The connection's Extra: the known fields of ``previous`` kept, the flags given applied,
         then ``iam_url``, ``scope``, ``login_at`` and ``subject`` of this login."""
@@ -264,8 +271,8 @@ def save_login(
         conn.password = login.refresh_token
         conn.extra = json.dumps(extra)
         conn.description = conn.description or DEFAULT_DESCRIPTION
-    forgotten = VariableTokenStore().forget_login(conn_id)
-    _forget_on_this_host(conn_id)
+    forgotten = VariableTokenStore().forget_login(conn_id, keep=login.login_key)
+    _forget_on_this_host(conn_id, keep=login.login_key)
     return login.result(
         created=created, extra=extra, shadowed_by=shadowing_source(conn_id), forgotten_records=forgotten
     )
@@ -285,13 +292,14 @@ def save_login_via_api(
 ) -> LoginResult:
     """:func:`save_login` through Airflow's REST API, for deployments whose metadata database is
     out of reach: creates or updates ``conn_id`` (``POST``, else ``PATCH`` with the full body),
-    then deletes the token-store Variables of earlier logins (``oac_token__<conn_id>__*``).
+    then deletes the token-store Variables of earlier logins (``oac_token__<conn_id>__<login_key>``,
+    matched exactly; the new login's own are kept).
 
     The connection is written first: if the Variable clean-up then fails, the new login works
     anyway (its Variables have a new name) and ``LoginResult.cleanup_error`` says what is left.
     """
     from airflow_provider_oac.errors import OACError
-    from airflow_provider_oac.hooks.token_store import VARIABLE_PREFIX
+    from airflow_provider_oac.hooks.token_store import VARIABLE_PREFIX, keys_to_forget
 
     login = NewLogin(
         conn_id, oac_url, iam_url, client_id, scope, tokens, refresh_token_lifetime, dict(extra_updates or {})
@@ -316,11 +324,11 @@ def save_login_via_api(
             raise OACError(f"Connection {conn_id!r} changed while it was being written: run the login again.")
     forgotten, cleanup_error = 0, None
     try:
-        for key in api.variable_keys(f"{VARIABLE_PREFIX}{conn_id}__"):
+        for key in keys_to_forget(api.variable_keys(VARIABLE_PREFIX), conn_id, login.login_key):
             forgotten += api.delete_variable(key)
     except OACError as exc:
         cleanup_error = str(exc)
-    _forget_on_this_host(conn_id)
+    _forget_on_this_host(conn_id, keep=login.login_key)
     return login.result(
         created=created, extra=extra, forgotten_records=forgotten, cleanup_error=cleanup_error
     )
@@ -369,11 +377,11 @@ def _api_extra(connection: dict[str, Any], conn_id: str) -> dict[str, Any]:
     return parse_extra(connection.get("extra"), conn_id)
 
 
-def _forget_on_this_host(conn_id: str) -> None:
+def _forget_on_this_host(conn_id: str, *, keep: str) -> None:
     from airflow_provider_oac.hooks.token_manager import forget_process_cache
     from airflow_provider_oac.hooks.token_store import HostJournal
 
-    HostJournal().forget(conn_id)
+    HostJournal().forget(conn_id, keep=keep)
     forget_process_cache(conn_id)
 
 

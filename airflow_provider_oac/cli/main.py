@@ -493,6 +493,9 @@ def _hook(conn_id: str, *, require_refresh_token: bool = True):
         require_refresh_token=require_refresh_token,
     )
     hook.live = live  # type: ignore[attr-defined]
+    # A person's CLI beside workers that run as another user: refuse rather than refresh outside
+    # their lock (the workers only warn; see docs/tokens.md).
+    hook.refuse_state_split = True
     return hook
 
 

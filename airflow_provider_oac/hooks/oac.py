@@ -67,6 +67,8 @@ class OACHook(BaseHook):
         super().__init__(**kwargs)
         self.oac_conn_id = oac_conn_id
         self._timeout = timeout
+        #: The CLI sets it: refuse to refresh beside another OS user's token state (tasks warn).
+        self.refuse_state_split = False
 
     # --- configuration and tokens ---------------------------------------------------------------
 
@@ -106,7 +108,9 @@ class OACHook(BaseHook):
         lock = None
         if config.lock_conn_id:
             lock = cross_host_lock(config.conn_id, self._lock_connection(config.lock_conn_id))
-        return TokenManager(config, VariableTokenStore(), cross_host_lock=lock)
+        return TokenManager(
+            config, VariableTokenStore(), cross_host_lock=lock, refuse_state_split=self.refuse_state_split
+        )
 
     def _lock_connection(self, lock_conn_id: str) -> Any:
         from airflow.providers.common.compat.sdk import AirflowNotFoundException

@@ -3,7 +3,8 @@
 ``get_access_token()`` is "silent first": the process cache, then the shared store (another
 process may have refreshed already), and only then a refresh at IAM, under a lock that every
 thread, process and (with ``lock_conn_id``) host takes. The refresh spends the stored refresh
-token, so the new one is written to the host journal and the shared store *before* the new access
+token, so the new one is written to the host journal and the shared store (each attempted even if
+the other fails) *before* anything else happens: before it is masked, and before the new access
 token is handed to anybody. docs/tokens.md states the guarantees.
 """
 
@@ -11,17 +12,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_oac.auth.tokens import TokenSet
 from airflow_provider_oac.errors import OACError, OACLoginRequired, OACTokenEndpointUnavailable
 from airflow_provider_oac.hooks import masking
 from airflow_provider_oac.hooks.locks import OACLockLost, host_lock, lock_id, thread_lock
-from airflow_provider_oac.hooks.token_store import HostJournal, TokenRecord, TokenStore, newest, state_dir
+from airflow_provider_oac.hooks.token_store import (
+    STATE_DIR_ENV,
+    HostJournal,
+    TokenRecord,
+    TokenStore,
+    newest,
+    other_users_state,
+    state_dir,
+)
 
 if TYPE_CHECKING:
     import requests
@@ -41,6 +51,14 @@ STORE_WRITE_ATTEMPTS = 4
 
 class OACTokenStoreError(OACError):
     """A refresh succeeded but its new refresh token could not be stored in the shared store."""
+
+
+class OACStateDirError(OACError):
+    """The state directory (lock files, journal) cannot be used: nothing was sent to IAM."""
+
+
+class OACStateSplitError(OACError):
+    """Another OS user's processes refresh on this host with a state directory this one cannot see."""
 
 
 def relogin_message(conn_id: str, reason: str) -> str:
@@ -88,8 +106,12 @@ class TokenManager:
         session: requests.Session | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        refuse_state_split: bool = False,
     ):
         self.config = config
+        #: True in the CLI: refuse to refresh beside another user's state directory (else warn).
+        self.refuse_state_split = refuse_state_split
+        self._split_checked = False
         self.store = store
         self.journal = journal or HostJournal()
         self._cross_host_lock = cross_host_lock
@@ -198,10 +220,20 @@ class TokenManager:
             cached = self._cached()
             if cached is not None:
                 return cached
-            lock_path = str(state_dir() / f"{lock_id(self.config.conn_id)}.lock")
-            cross_host = self._cross_host_lock() if self._cross_host_lock else nullcontext()
-            with host_lock(lock_path), cross_host as held:
-                self._held = held
+            self._check_state_split()
+            with ExitStack() as locks:
+                try:
+                    lock_path = str(state_dir() / f"{lock_id(self.config.conn_id)}.lock")
+                    locks.enter_context(host_lock(lock_path))
+                except OSError as exc:
+                    raise OACStateDirError(
+                        f"Cannot use the OAC token state directory ({_describe(exc)}): make "
+                        f"{os.environ.get(STATE_DIR_ENV) or 'it'} writable, or set {STATE_DIR_ENV} to a local "
+                        "directory that is. Nothing was sent to IAM; the login is unchanged."
+                    ) from None
+                self._held = locks.enter_context(
+                    self._cross_host_lock() if self._cross_host_lock else nullcontext()
+                )
                 try:
                     return self._refresh_under_lock()
                 finally:
@@ -220,7 +252,10 @@ class TokenManager:
             # A process on this host refreshed, then died before its shared-store write.
             log.warning("Recovering the newest OAC refresh token of %r from this host's journal.", conn_id)
             self._check_lock("write the recovered token to the store")
-            self._write_store(latest)
+            try:
+                self._write_store(latest)
+            except OACTokenStoreError as exc:
+                log.warning("%s", exc)  # still in the journal; the refresh below tries again
         tokens = latest.token_set() if latest else None
         if self._usable(tokens):
             assert tokens is not None
@@ -245,10 +280,9 @@ class TokenManager:
             generation = again.generation
             new_tokens = self._refresh(again.refresh_token)
         self.refresh_count += 1
-        record = TokenRecord.from_token_set(login_key, new_tokens, generation + 1, self._clock())
-        # Local first: if we die before the shared write, the next process here recovers it.
-        self.journal.write(conn_id, record)
-        self._write_store(record)
+        # The old refresh token is spent: nothing but this record knows the new one. Persist it
+        # before anything else (masking recompiles a regex and messages the supervisor: seconds).
+        self._persist(TokenRecord.from_token_set(login_key, new_tokens, generation + 1, self._clock()))
         self._check_lock_after_refresh()
         return self._remember(new_tokens)
 
@@ -305,8 +339,7 @@ class TokenManager:
             ) from None
         except OACTokenEndpointUnavailable as exc:
             raise token_endpoint_error(self.config.conn_id, exc) from None
-        self._mask(tokens)
-        return tokens
+        return tokens  # not masked yet: the caller persists first, then masks (_remember)
 
     def _mask(self, tokens: TokenSet) -> None:
         # One generation at a time: Airflow's masker would otherwise hold every token ever issued.
@@ -317,6 +350,68 @@ class TokenManager:
             (tokens.access_token, tokens.refresh_token),
             now=self._clock(),
         )
+
+    def _persist(self, record: TokenRecord) -> None:
+        """The host journal (microseconds; the next process here recovers it) then the shared
+        store, each attempted even if the other failed. Raises only if both failed."""
+        conn_id = self.config.conn_id
+        journal_error: Exception | None = None
+        try:
+            self.journal.write(conn_id, record)
+        except Exception as exc:
+            journal_error = exc
+        try:
+            self._write_store(record)
+        except OACTokenStoreError as exc:
+            if journal_error is not None:
+                raise OACTokenStoreError(
+                    f"Refreshed the OAC login of {conn_id!r} but could keep the new refresh token neither "
+                    f"in this host's journal ({state_dir()}: {_describe(journal_error)}) nor in the store "
+                    f"(see the warnings above): IAM has spent the old one, so the login "
+                    f"is lost. Fix the disk and the store, then run airflow-oac login --conn-id {conn_id}."
+                ) from None
+            log.warning("%s", exc)
+            return
+        if journal_error is not None:
+            log.warning(
+                "Stored the new OAC refresh token of %r, but this host's journal could not be written "
+                "(%s in %s): the token is safe in the store, but a crash between a refresh and its store "
+                "write would lose it. Free space or make the directory writable, or set %s to a local "
+                "directory that is.",
+                conn_id,
+                _describe(journal_error),
+                state_dir(),
+                STATE_DIR_ENV,
+            )
+
+    def _check_state_split(self) -> None:
+        """Before a refresh: warn (workers) or refuse (the CLI) when another OS user's default
+        state directory is on this host and no cross-host lock covers the gap."""
+        if self._split_checked:
+            return
+        others = other_users_state()
+        if not others:
+            self._split_checked = True
+            return
+        names = ", ".join(f"user {o.user} (uid {o.uid}) in {o.path}" for o in others)
+        if self._cross_host_lock is not None:
+            self._split_checked = True
+            log.info(
+                "Other users' OAC token state on this host (%s); the cross-host lock %r covers them.",
+                names,
+                self.config.lock_conn_id,
+            )
+            return
+        message = (
+            f"Processes of {names} keep their OAC token state apart from this one ({state_dir()}), so a "
+            f"refresh here of {self.config.conn_id!r} would bypass their lock file and journal: run this "
+            f"as that user, or set {STATE_DIR_ENV} to one directory that both use (see docs/tokens.md), "
+            "or give the connection a lock_conn_id extra."
+        )
+        if self.refuse_state_split:
+            raise OACStateSplitError(message)
+        self._split_checked = True
+        log.warning("%s", message)
 
     def _write_store(self, record: TokenRecord) -> None:
         delay = 0.5
@@ -329,7 +424,8 @@ class TokenManager:
                     raise OACTokenStoreError(
                         f"Refreshed the OAC token of {self.config.conn_id!r} but could not store the new "
                         f"refresh token ({type(exc).__name__}); it is kept in this host's journal "
-                        f"({state_dir()}) and the next run on this host recovers it."
+                        f"({state_dir()}) and the next run on this host recovers it. Check that this "
+                        "process can write Airflow Variables (the API server, or the metadata database)."
                     ) from None
                 log.warning(
                     "Storing the rotated OAC refresh token failed (%s); retrying.", type(exc).__name__
@@ -344,6 +440,13 @@ class TokenManager:
             self._session = requests.Session()
             self._session.verify = self.config.verify
         return self._session
+
+
+def _describe(exc: Exception) -> str:
+    """An OSError as 'No space left on device' (never a path with a secret: there is none)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return type(exc).__name__
 
 
 _async_locks: dict[tuple[int, tuple[str, str]], asyncio.Lock] = {}

@@ -5,28 +5,36 @@ tasks cannot write connections, so the connection keeps the refresh token of the
 rotated tokens go to an Airflow Variable that tasks, the triggerer and the CLI can all read and
 write:
 
-    oac_token__<conn_id>__<login_key>   (JSON, see TokenRecord)
+    oac_token__<conn_id>__<login_key>   (JSON, see TokenRecord; built by variable_key only)
 
 ``login_key`` is a digest of the connection's refresh token, so a new ``airflow-oac login`` (a new
 refresh token in the connection) starts a new key: records of an older login, even ones written
 late by a process that was still refreshing with it, are never read again. The name contains
 "token", so Airflow masks the value in its UI and logs.
 
-Besides the Variable, each host keeps a small journal file (mode 0600) written *before* the
-Variable: if a process dies after IAM answered but before the Variable write, the next process on
-that host recovers the new refresh token from the journal. See docs/tokens.md.
+``login_key`` is always 16 hex digits at the end of the key, so a key names exactly one
+connection: :func:`login_key_of` checks a key by rebuilding it, and ``oac``'s keys never match
+``oac__x``'s (a prefix would).
+
+Besides the Variable, each host keeps a small journal file (mode 0600), written first: if a
+process dies after IAM answered but before the Variable write, the next process on that host
+recovers the new refresh token from the journal. Each is attempted even if the other fails. See
+docs/tokens.md.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import socket
 import sys
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import quote
 
 from airflow_provider_oac.auth.tokens import TokenSet
 
@@ -95,8 +103,50 @@ class TokenRecord:
             return None
 
 
+#: Airflow's Variable keys (``variable.key`` is ``String(250)``; the API refuses longer ones).
+VARIABLE_KEY_MAX = 250
+_KEY_HASH_MARK = "__h_"
+_LOGIN_KEY = re.compile(r"[0-9a-f]{16}")
+
+
 def variable_key(conn_id: str, login_key: str) -> str:
-    return f"{VARIABLE_PREFIX}{conn_id}__{login_key}"
+    """The Variable of one login's record: the only place a key is built (reading, writing and
+    forgetting all go through it). ``oac_token__<conn_id>__<login_key>``, hashed to fit Airflow's
+    250 characters when a long connection id would overflow it (see :func:`fit_variable_key`)."""
+    return fit_variable_key(f"{VARIABLE_PREFIX}{conn_id}__{login_key}")
+
+
+def fit_variable_key(key: str, limit: int = VARIABLE_KEY_MAX) -> str:
+    """``key`` itself when it fits, else a readable prefix of it and a digest of the whole key.
+
+    Stable (the same key always maps to the same name) and unambiguous (the SHA-256 digest covers
+    the whole key, and only hashed names carry the ``__h_`` mark followed by 32 hex digits at the
+    end; a key that fits is never changed, so two different keys cannot meet)."""
+    if len(key) <= limit:
+        return key
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+    suffix = f"{_KEY_HASH_MARK}{digest}"
+    return key[: limit - len(suffix)] + suffix
+
+
+def login_key_of(key: str, conn_id: str, text: str | None = None) -> str | None:
+    """The login key if ``key`` is a token record of ``conn_id`` (exactly: ``oac`` does not own
+    ``oac__x``'s), else None. A hashed key names its login only through the digest: then the
+    record's text (``text``), if given, says which login it claims, and the key must match it."""
+    candidate = key[-16:]
+    if _LOGIN_KEY.fullmatch(candidate) and variable_key(conn_id, candidate) == key:
+        return candidate
+    record = TokenRecord.from_json(text) if text else None
+    if record is not None and variable_key(conn_id, record.login_key) == key:
+        return record.login_key
+    return None
+
+
+def keys_to_forget(keys: list[str], conn_id: str, keep: str | None) -> list[str]:
+    """Of ``keys``, the records of ``conn_id``'s logins other than ``keep``. Without the values,
+    hashed keys (connection ids over about 200 characters) are not recognised and stay: they are
+    never read again, and deleting another connection's record would lose its login."""
+    return [k for k in keys if login_key_of(k, conn_id) not in (None, keep)]
 
 
 class TokenStore(Protocol):
@@ -104,8 +154,9 @@ class TokenStore(Protocol):
 
     def write(self, conn_id: str, record: TokenRecord) -> None: ...
 
-    def forget_login(self, conn_id: str) -> int:
-        """Delete every stored record of ``conn_id`` (a new login or a logout). Returns how many."""
+    def forget_login(self, conn_id: str, keep: str | None = None) -> int:
+        """Delete the stored records of ``conn_id``'s logins, except login ``keep`` (a new
+        login keeps its own; a logout keeps none). Returns how many."""
         ...
 
 
@@ -147,12 +198,11 @@ class VariableTokenStore:
 
             ORMVariable.set(key, record.to_json(), description=description)
 
-    def forget_login(self, conn_id: str) -> int:
-        prefix = f"{VARIABLE_PREFIX}{conn_id}__"
+    def forget_login(self, conn_id: str, keep: str | None = None) -> int:
         if in_supervised_process():
             from airflow.sdk import Variable
 
-            keys = [k for k in _sdk_variable_keys(prefix) if k.startswith(prefix)]
+            keys = keys_to_forget(_sdk_variable_keys(VARIABLE_PREFIX), conn_id, keep)
             for key in keys:
                 Variable.delete(key)
             return len(keys)
@@ -160,13 +210,15 @@ class VariableTokenStore:
         from airflow.utils.session import create_session
 
         with create_session() as session:
-            rows = session.query(ORMVariable).filter(
-                ORMVariable.key.like(f"{_escape_like(prefix)}%", escape="\\")
+            rows = (
+                session.query(ORMVariable)
+                .filter(ORMVariable.key.like(f"{_escape_like(VARIABLE_PREFIX)}%", escape="\\"))
+                .all()
             )
-            keys = [row.key for row in rows]
-            for row in rows:
+            chosen = [row for row in rows if login_key_of(row.key, conn_id, row.val) not in (None, keep)]
+            for row in chosen:
                 session.delete(row)
-        return len(keys)
+        return len(chosen)
 
 
 def _sdk_variable_keys(prefix: str) -> list[str]:
@@ -208,58 +260,157 @@ def _mask(conn_id: str, record: TokenRecord, text: str | None) -> None:
 
 # --- the host journal ------------------------------------------------------------------------------
 
+STATE_DIR_ENV = "AIRFLOW_PROVIDER_OAC_STATE_DIR"
+_DEFAULT_STATE_PREFIX = "airflow-provider-oac-"
+
 
 def state_dir() -> Path:
     """Per-user directory for lock files and the journal (``AIRFLOW_PROVIDER_OAC_STATE_DIR``)."""
-    configured = os.environ.get("AIRFLOW_PROVIDER_OAC_STATE_DIR")
-    base = (
-        Path(configured)
-        if configured
-        else Path(tempfile.gettempdir()) / f"airflow-provider-oac-{os.getuid()}"
-    )
+    configured = os.environ.get(STATE_DIR_ENV)
+    base = Path(configured) if configured else default_state_dir()
     base.mkdir(mode=0o700, parents=True, exist_ok=True)
     return base
+
+
+def default_state_dir(uid: int | None = None) -> Path:
+    return Path(tempfile.gettempdir()) / f"{_DEFAULT_STATE_PREFIX}{os.getuid() if uid is None else uid}"
+
+
+@dataclass(frozen=True, slots=True)
+class OtherUserState:
+    """Another OS user's default state directory on this host: processes of that user (Airflow's
+    workers, typically) refresh under a lock file and journal this process cannot see."""
+
+    uid: int
+    user: str
+    path: Path
+
+
+def other_users_state() -> list[OtherUserState]:
+    """Other users' default state directories on this host, when this process uses its own
+    default one (an explicit ``AIRFLOW_PROVIDER_OAC_STATE_DIR`` is a choice: nothing to detect)."""
+    if os.environ.get(STATE_DIR_ENV):
+        return []
+    found = []
+    try:
+        entries = list(Path(tempfile.gettempdir()).glob(f"{_DEFAULT_STATE_PREFIX}*"))
+    except OSError:
+        return []
+    for path in entries:
+        suffix = path.name[len(_DEFAULT_STATE_PREFIX) :]
+        try:
+            owner = path.stat().st_uid
+        except OSError:
+            continue
+        if not suffix.isdigit() or int(suffix) != owner or owner == os.getuid() or not path.is_dir():
+            continue
+        found.append(OtherUserState(owner, _user_name(owner), path))
+    return sorted(found, key=lambda state: state.uid)
+
+
+def _user_name(uid: int) -> str:
+    try:
+        import pwd
+
+        return pwd.getpwuid(uid).pw_name
+    except (ImportError, KeyError):
+        return "unknown"
+
+
+def journal_name(conn_id: str, login_key: str) -> str:
+    """The journal file of one login: the connection id percent-encoded (so different ids never
+    share a name), a digest if that is too long for a file name."""
+    encoded = quote(conn_id, safe="-_.")
+    if len(encoded) > 200:
+        # "%%" cannot come out of quote(): a "%" is always followed by two hex digits there.
+        encoded = "%%" + hashlib.sha256(conn_id.encode()).hexdigest()[:32]
+    return f"{encoded}.{login_key}.journal"
+
+
+def _legacy_journal_name(conn_id: str, login_key: str) -> str:
+    """The name releases before issue 13 used (ambiguous: ``a/b`` and ``a_b`` share it)."""
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in conn_id)
+    return f"{safe}.{login_key}.journal"
 
 
 class HostJournal:
     """The newest record of each login on this host, written before the shared store.
 
     Only the process holding the refresh lock writes it; a crash between IAM's answer and the
-    store write leaves the new refresh token here for the next process on this host.
+    store write leaves the new refresh token here for the next process on this host. A write is
+    durable when it returns: the file is fsynced before the rename, the directory after it.
     """
 
     def __init__(self, directory: Path | None = None):
         self._directory = directory
 
+    def _dir(self) -> Path:
+        return self._directory or state_dir()
+
     def _path(self, conn_id: str, login_key: str) -> Path:
-        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in conn_id)
-        return (self._directory or state_dir()) / f"{safe}.{login_key}.journal"
+        return self._dir() / journal_name(conn_id, login_key)
 
     def write(self, conn_id: str, record: TokenRecord) -> None:
-        path = self._path(conn_id, record.login_key)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        directory = self._dir()
+        path = directory / journal_name(conn_id, record.login_key)
+        tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+        data = record.to_json().encode()
         try:
-            os.write(fd, record.to_json().encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                while data:
+                    data = data[os.write(fd, data) :]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        _fsync_directory(directory)  # the rename itself survives a power loss
+        legacy = directory / _legacy_journal_name(conn_id, record.login_key)
+        if legacy != path:
+            legacy.unlink(missing_ok=True)  # superseded (same login key: the same login)
 
     def read(self, conn_id: str, login_key: str) -> TokenRecord | None:
-        try:
-            text = self._path(conn_id, login_key).read_text()
-        except OSError:
-            return None
-        record = TokenRecord.from_json(text)
+        directory = self._dir()
+        record = None
+        for name in dict.fromkeys(
+            (journal_name(conn_id, login_key), _legacy_journal_name(conn_id, login_key))
+        ):
+            try:
+                text = (directory / name).read_text()
+            except OSError:
+                continue
+            found = TokenRecord.from_json(text)
+            if found is not None and found.login_key == login_key:
+                record = newest(record, found)
         if record is not None:
             _mask(conn_id, record, None)
-        return record if record is not None and record.login_key == login_key else None
+        return record
 
-    def forget(self, conn_id: str) -> None:
-        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in conn_id)
-        for path in (self._directory or state_dir()).glob(f"{safe}.*.journal"):
-            path.unlink(missing_ok=True)
+    def forget(self, conn_id: str, keep: str | None = None) -> int:
+        """Delete the journals of ``conn_id``'s logins except login ``keep``. Returns how many."""
+        directory = self._dir()
+        removed = 0
+        for path in directory.glob("*.journal"):
+            login_key = path.name[-len(".journal") - 16 : -len(".journal")]
+            if not _LOGIN_KEY.fullmatch(login_key) or login_key == keep:
+                continue
+            # A legacy name is someone's only when it is also the new name (ids of [A-Za-z0-9-_.]):
+            # otherwise another id may share it; such files are never read again, so they stay.
+            if path.name == journal_name(conn_id, login_key):
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+
+def _fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def newest(*records: TokenRecord | None) -> TokenRecord | None:

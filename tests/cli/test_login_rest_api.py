@@ -127,9 +127,10 @@ def test_a_new_login_through_the_api_updates_the_connection_and_deletes_the_old_
         == "***"
     )
     for key in (
-        "oac_token__oac_api_twice__aaaa",
-        "oac_token__oac_api_twice__bbbb",
-        "oac_token__oac_api_twice_other__cccc",
+        "oac_token__oac_api_twice__aaaaaaaaaaaaaaaa",
+        "oac_token__oac_api_twice__bbbbbbbbbbbbbbbb",
+        "oac_token__oac_api_twice_other__cccccccccccccccc",
+        "oac_token__oac_api_twice__x__dddddddddddddddd",  # connection oac_api_twice__x's
         "unrelated_variable",
     ):
         assert rest(airflow_api, "POST", "/variables", json={"key": key, "value": "{}"}).status_code == 201
@@ -146,8 +147,15 @@ def test_a_new_login_through_the_api_updates_the_connection_and_deletes_the_old_
     assert stored["extra"]["refresh_token_lifetime"] == 259200
     assert stored["extra"]["token_url"] == token_url
     keys = variable_keys(airflow_api)
-    assert not any(key.startswith("oac_token__oac_api_twice__") for key in keys)
-    assert {"oac_token__oac_api_twice_other__cccc", "unrelated_variable"} <= keys
+    assert (
+        not {"oac_token__oac_api_twice__aaaaaaaaaaaaaaaa", "oac_token__oac_api_twice__bbbbbbbbbbbbbbbb"}
+        & keys
+    )
+    assert {
+        "oac_token__oac_api_twice_other__cccccccccccccccc",
+        "oac_token__oac_api_twice__x__dddddddddddddddd",
+        "unrelated_variable",
+    } <= keys
 
 
 def test_a_ready_api_token_from_an_environment_variable_works(emulator, airflow_api):
@@ -239,3 +247,63 @@ def test_status_through_the_api_of_a_missing_connection_says_so_in_one_line(emul
         "airflow-oac: error: No connection 'oac_api_missing' behind Airflow's REST API"
     )
     assert len(result.stderr.splitlines()) == 1
+
+
+def test_a_login_through_the_api_keeps_what_a_task_of_the_new_login_stored_meanwhile(
+    emulator, airflow_api, tmp_path
+):
+    """Issue 13 item 1: between the connection write and the clean-up, a task of the deployment
+    refreshes with the new login; the clean-up must keep that record (the only valid token)."""
+    import requests as http
+
+    from airflow_provider_oac.auth.flows import poll_device_login, start_device_login
+    from airflow_provider_oac.auth.protocol import IAMEndpoints
+    from airflow_provider_oac.cli.airflow_api import AirflowAPI, AirflowAPICredentials
+    from airflow_provider_oac.cli.connections import save_login_via_api
+
+    emulator.control.configure(reuse_detection=True, auto_approve=True, device_interval=1)
+    airflow_api.env["AIRFLOW_PROVIDER_OAC_STATE_DIR"] = str(tmp_path / "deployment-state")
+    refresh = "from airflow_provider_oac.hooks.oac import OACHook; OACHook('oac_api_race').get_access_token()"
+
+    class TaskRefreshesFirst(AirflowAPI):
+        def variable_keys(self, prefix: str) -> list[str]:
+            airflow_api.python(refresh)  # a task of the deployment, with the new connection
+            return super().variable_keys(prefix)
+
+    def device_login():
+        endpoints = IAMEndpoints.for_domain(emulator.iam_url)
+        with http.Session() as session:
+            authorization = start_device_login(
+                session, endpoints, emulator.config.client_id, emulator.config.scope
+            )
+            return poll_device_login(session, endpoints, emulator.config.client_id, authorization)
+
+    credentials = AirflowAPICredentials("admin", airflow_api.admin_password)
+    settings = {
+        "oac_url": emulator.url,
+        "iam_url": emulator.iam_url,
+        "client_id": emulator.config.client_id,
+        "scope": emulator.config.scope,
+        "refresh_token_lifetime": 604800.0,
+    }
+    save_login_via_api(
+        AirflowAPI(airflow_api.url, credentials), "oac_api_race", tokens=device_login(), **settings
+    )
+    airflow_api.python(refresh)  # the old login's record, to be forgotten
+    result = save_login_via_api(
+        TaskRefreshesFirst(airflow_api.url, credentials), "oac_api_race", tokens=device_login(), **settings
+    )
+    assert result.cleanup_error is None
+    assert result.forgotten_records == 1
+    assert (
+        len([key for key in variable_keys(airflow_api) if key.startswith("oac_token__oac_api_race__")]) == 1
+    )
+    # The next task whose access token is stale refreshes with the stored (rotated) token.
+    emulator.control.expire_access_tokens()
+    airflow_api.python(
+        "from airflow_provider_oac.hooks.oac import OACHook; h = OACHook('oac_api_race');"
+        " h.token_manager.invalidate_current(); h.get_access_token()"
+    )
+    counters = emulator.control.counters()
+    assert counters["spent_refresh_token_presentations"] == 0
+    assert counters["revoked_logins"] == 0

@@ -3,6 +3,7 @@ docs/reliability.md and exits 1 if any invariant broke.
 
     .venv/bin/python -m tests.faults [--only faults scan bad-input] [--short] [--output docs/reliability.md]
     .venv/bin/python -m tests.faults --only faults --faults "NAME" ...   (some faults' rows, printed)
+    .venv/bin/python -m tests.faults --only faults --match "state dir" SIGKILL   # some rows only
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ def main() -> int:
         metavar="NAME",
         help="only these faults (matrix.FAULTS names); prints their rows",
     )
+    parser.add_argument(
+        "--match", nargs="+", help="only the fault scenarios whose 'step / fault' contains one of these"
+    )
     parser.add_argument("--save", help="also keep each part's results in this directory (for --merge)")
     parser.add_argument("--merge", help="write the page from the parts saved in this directory")
     args = parser.parse_args()
@@ -54,6 +58,12 @@ def main() -> int:
                 if unknown:
                     parser.error(f"unknown fault(s): {', '.join(unknown)}")
                 chosen = [(fault, step) for fault, step in chosen if fault.name in args.faults]
+            if args.match:
+                chosen = [
+                    (fault, step)
+                    for fault, step in chosen
+                    if any(text in f"{step.name} / {fault.name}" for text in args.match)
+                ]
             faults = matrix.run_scenarios(emulator, chosen, work_dir, progress=True)
         if "bad-input" in args.only:
             rows = run_bad_input(emulator, work_dir, bad_input, login, short=args.short)
@@ -65,9 +75,9 @@ def main() -> int:
         save(Path(args.save), faults, scan, rows, seconds)
     for line in report.summary(faults, scan, rows):
         print(line)
-    if args.faults and faults:
+    if (args.faults or args.match) and faults:
         print("\n".join(report.fault_rows(faults)))
-    if set(args.only) == set(PARTS) and not args.short and not args.faults:
+    if set(args.only) == set(PARTS) and not args.short and not args.faults and not args.match:
         Path(args.output).write_text(report.render(faults, scan, rows, seconds=seconds))
         print(f"wrote {args.output}")
     return 1 if report.failed(faults, scan, rows) else 0

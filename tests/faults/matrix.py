@@ -122,6 +122,8 @@ SUCCESS, FAILED = "success", "failed"
 
 
 def applies(fault: Fault, step: Step) -> bool:
+    if state_faults.is_state_fault(fault):
+        return state_faults.STEP[fault.name] == step.name
     if step.kind == "lock" or fault.action in locks.ACTIONS:
         return locks.applies(fault, step)
     if fault.action in (
@@ -140,6 +142,8 @@ def expected(fault: Fault, step: Step) -> tuple[frozenset[str], str]:
     """The outcomes the design allows for ``fault`` at ``step``, and why."""
     if step.kind == "lock":
         return locks.expected(fault, step)
+    if state_faults.is_state_fault(fault):
+        return state_faults.expected(fault)
     name = fault.name
     transient = {"429 + Retry-After", "503", "delay"}
     if step.kind == "login":
@@ -203,6 +207,8 @@ SHORT = [
     ("work-record write fails after OAC accepted", "restore: POST restoreSnapshot"),
     ("worker SIGKILLed after OAC accepted", "create: POST /snapshots"),
     ("lock-server outage", "task refresh under a Redis lock"),
+    ("journal and Variable writes fail", "task refresh: POST token"),
+    ("SIGKILL while masking the new tokens", "task refresh: POST token"),
 ]
 
 
@@ -321,7 +327,11 @@ class Runner:
         forget_process_cache()
         allowed, why = expected(fault, step)
         started = time.monotonic()
-        if step.kind == "login":
+        if fault.action in ("state:kill_masking", "state:kill_after_journal"):
+            result = state_faults.run_killed(self, fault, conn_id, allowed, why)
+        elif fault.action == "state:login_race":
+            result = state_faults.run_login_race(self, fault, conn_id, allowed, why)
+        elif step.kind == "login":
             result = self._login(fault, step, conn_id, allowed, why)
         elif step.kind == "lock":
             try:
@@ -340,6 +350,8 @@ class Runner:
         return result
 
     def _arm(self, fault: Fault, step: Step) -> None:
+        if state_faults.is_state_fault(fault):
+            return  # armed around the DAG run (state_faults.armed)
         options = dict(fault.options)
         if fault.action == "accept_then_hang" and step.iam:
             options["delay"] = IAM_HANG_SECONDS
@@ -405,12 +417,15 @@ class Runner:
         if step.kind == "refresh":
             control.expire_access_tokens()  # the task's first OAC call gets 401 and refreshes
         self._before = control.counters()
-        with captured_fds() as output:
+        notes: list[str] = []
+        state = Path(os.environ["AIRFLOW_PROVIDER_OAC_STATE_DIR"])
+        with state_faults.armed(fault, state, notes), captured_fds() as output:
             instance = self._run_dag(dag, fault, step)
         control.clear_faults()
         self._after = control.counters()
         outcome = instance.state if instance.state in (SUCCESS, FAILED) else f"unfinished ({instance.state})"
         message = "(none: succeeded)" if outcome == SUCCESS else FAILURES.get(dag.dag_id, "")
+        why = "; ".join([why, *notes])
         result = Result(fault.name, step.name, outcome, allowed, why, message, tries=instance.try_number)
         snapshots = [s for s in control.snapshots() if s["name"] == name]
         if len(snapshots) > 1:
@@ -428,6 +443,9 @@ class Runner:
         if outcome == FAILED and (not message or "\n" in message):
             result.broken.append("the failure shows no one-line message")
         self._outputs = output[0]
+        warning = state_faults.WARNINGS.get(fault.action)
+        if warning and warning not in self._outputs:
+            result.broken.append(f"the task log does not warn ({warning!r})")
         return result
 
     def _run_dag(self, dag: Any, fault: Fault, step: Step) -> Any:
@@ -461,7 +479,10 @@ class Runner:
             self._after["spent_refresh_token_presentations"]
             - self._before["spent_refresh_token_presentations"]
         )
-        lost_login = result.fault == "accept_then_error" and result.step == "task refresh: POST token"
+        lost_login = (result.fault, result.step) in {
+            ("accept_then_error", "task refresh: POST token"),
+            *state_faults.LOST_LOGIN,
+        }
         if result.outcome not in result.allowed:
             result.broken.append(f"outcome {result.outcome}, expected {'/'.join(sorted(result.allowed))}")
         if lost_login:
@@ -542,3 +563,9 @@ def run_scenarios(
 
 def short_scenarios() -> list[tuple[Fault, Step]]:
     return [(FAULTS[fault], STEPS[step]) for fault, step in SHORT]
+
+
+# The token-state faults (issue 13): their own module, registered here after the names it uses.
+from tests.faults import state_faults  # noqa: E402
+
+FAULTS.update({fault.name: fault for fault in state_faults.FAULTS})

@@ -2,7 +2,9 @@
 
 One scenario of each kind of behaviour: retried, re-attached by name, read retried in the worker
 and in the trigger, a restore never sent twice, a refused token refreshed, a maybe-spent refresh
-token presented again only by the task retry, a CLI login through an IAM outage.
+token presented again only by the task retry, a CLI login through an IAM outage; and of the token
+state (tests/faults/state_faults.py): journal and Variable writes both failing, a worker SIGKILLed
+while masking its new tokens.
 """
 
 from __future__ import annotations

@@ -170,8 +170,7 @@ def test_a_refresh_whose_store_write_fails_is_recovered_from_the_host_journal(em
     login(emulator, "oac_t_journal")
     config = OACHook("oac_t_journal").config
     crashed = TokenManager(config, FailingStore(), sleep=lambda s: None)
-    with pytest.raises(Exception, match="host's journal"):
-        crashed.get_access_token()
+    crashed.get_access_token()  # a warning says the journal keeps it (issue 13: only both failing raises)
     forget_process_cache()
     clock = Clock()
     survivor = TokenManager(config, VariableTokenStore(), clock=clock)
