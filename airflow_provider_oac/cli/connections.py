@@ -377,7 +377,7 @@ def _api_extra(connection: dict[str, Any], conn_id: str) -> dict[str, Any]:
     return parse_extra(connection.get("extra"), conn_id)
 
 
-def _forget_on_this_host(conn_id: str, *, keep: str) -> None:
+def _forget_on_this_host(conn_id: str, *, keep: str | None = None) -> None:
     from airflow_provider_oac.hooks.token_manager import forget_process_cache
     from airflow_provider_oac.hooks.token_store import HostJournal
 
