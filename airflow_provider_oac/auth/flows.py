@@ -211,6 +211,7 @@ def refresh_tokens(
     now: Callable[[], float] = time.time,
     refresh_token_lifetime: float = DEFAULT_REFRESH_TOKEN_LIFETIME,
     timeout: Timeout = DEFAULT_TIMEOUT,
+    before_attempt: Callable[[], object] | None = None,
 ) -> TokenSet:
     """Trade ``refresh_token`` for new tokens. Store the returned ``refresh_token`` before using
     the access token: IAM's refresh tokens are one-time, the old one is dead once this returns.
@@ -226,9 +227,15 @@ def refresh_tokens(
     Raises :class:`OACLoginRequired` when the login is gone (``invalid_grant``...: a new device
     login is needed), :class:`OACAuthError` for other IAM refusals, :class:`OACConfigError` for
     bad input before anything is sent.
+
+    ``before_attempt``, if given, is called before *every* attempt (a retry too: the backoff can
+    be long) and may raise to stop before the token is presented again, e.g. when the caller no
+    longer holds the lock that makes it the only one allowed to present this token.
     """
     request = refresh_request(endpoints, client_id, refresh_token, scope)
     for attempt in range(1, max_attempts + 1):
+        if before_attempt is not None:
+            before_attempt()
         sent_at = now()
         try:
             response = send(session, request, timeout=timeout)
@@ -261,6 +268,7 @@ async def arefresh_tokens(
     now: Callable[[], float] = time.time,
     refresh_token_lifetime: float = DEFAULT_REFRESH_TOKEN_LIFETIME,
     timeout: Timeout = DEFAULT_TIMEOUT,
+    before_attempt: Callable[[], object] | None = None,
 ) -> TokenSet:
     """:func:`refresh_tokens` for async code, with httpx; ``sleep`` defaults to ``asyncio.sleep``.
     The same retry rule applies: a refresh token that may have been spent is never replayed."""
@@ -270,6 +278,8 @@ async def arefresh_tokens(
         sleep = asyncio.sleep
     request = refresh_request(endpoints, client_id, refresh_token, scope)
     for attempt in range(1, max_attempts + 1):
+        if before_attempt is not None:
+            before_attempt()
         sent_at = now()
         try:
             response = await asend(client, request, timeout=timeout)

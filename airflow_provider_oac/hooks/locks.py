@@ -22,6 +22,7 @@ import fcntl
 import hashlib
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -184,18 +185,32 @@ def postgres_advisory_lock(lock_conn: Any, name: str, timeout: float) -> Iterato
     for setting, default in KEEPALIVE_DEFAULTS.items():
         options[setting] = _whole_number(lock_conn, setting, options.get(setting, default))
     where = f"the PostgreSQL refresh lock (connection {_lock_conn_name(lock_conn)})"
-    try:
-        connection = psycopg2.connect(
-            host=lock_conn.host or "localhost",
-            port=lock_conn.port or 5432,
-            user=lock_conn.login or None,
-            password=lock_conn.password or None,
-            dbname=lock_conn.schema or "postgres",
-            application_name="airflow-provider-oac-lock",
-            **options,
-        )
-    except psycopg2.Error as exc:
-        raise OACError(f"Could not connect to {where}: {_first_line(exc)}") from None
+    # Our defaults, not the user's settings, give way to a libpq that lacks them (tcp_user_timeout
+    # needs libpq 12): the lock then relies on the other keepalives rather than failing.
+    droppable = {k for k in KEEPALIVE_DEFAULTS if extra.get(k) in (None, "")}
+    libpq = dict(options)
+    while True:
+        try:
+            connection = psycopg2.connect(
+                host=lock_conn.host or "localhost",
+                port=lock_conn.port or 5432,
+                user=lock_conn.login or None,
+                password=lock_conn.password or None,
+                dbname=lock_conn.schema or "postgres",
+                application_name="airflow-provider-oac-lock",
+                **libpq,
+            )
+            break
+        except psycopg2.ProgrammingError as exc:
+            unknown = _unknown_libpq_option(exc)
+            if unknown not in droppable or unknown not in libpq:
+                raise OACError(f"Could not connect to {where}: {_first_line(exc)}") from None
+            log.warning(
+                "This libpq does not know the connection option %r; %s goes on without it.", unknown, where
+            )
+            del libpq[unknown]
+        except psycopg2.Error as exc:
+            raise OACError(f"Could not connect to {where}: {_first_line(exc)}") from None
     try:
         connection.autocommit = True
         _server_keepalives(connection, options)
@@ -222,6 +237,12 @@ def postgres_advisory_lock(lock_conn: Any, name: str, timeout: float) -> Iterato
                 cursor.execute("SELECT pg_advisory_unlock(%s)", (key,))
     finally:
         connection.close()
+
+
+def _unknown_libpq_option(exc: BaseException) -> str | None:
+    # psycopg2: 'invalid dsn: invalid connection option "tcp_user_timeout"'
+    found = re.search(r'invalid connection option "([a-z_]+)"', str(exc))
+    return found.group(1) if found else None
 
 
 def _whole_number(lock_conn: Any, setting: str, value: Any) -> int:

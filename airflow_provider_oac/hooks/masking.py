@@ -50,12 +50,19 @@ _generations: dict[tuple[str, str], list[_Generation]] = {}
 _protected: set[str] = set()
 
 
+#: Held from deciding what to mask or retire until the masker has been told: a retirement
+#: decided before a value became live again must not unmask it after it was masked again (Airflow's
+#: ``add_mask`` adds nothing for a pattern it still has, so the removal that follows would win).
+_apply_guard = threading.RLock()
+
+
 def mask_for_good(value: str | None) -> None:
     """Mask ``value`` and never retire it, even if a generation also holds it."""
     if value:
-        with _guard:
-            _protected.add(value)
-        mask_secret(value)
+        with _apply_guard:
+            with _guard:
+                _protected.add(value)
+            mask_secret(value)
 
 
 def mask_generation(
@@ -69,19 +76,20 @@ def mask_generation(
     """Mask ``secrets`` (one generation's tokens, and e.g. the stored record's text; ``identity``
     tells generations apart: the access token) once, then stop masking generations that are spent
     and expired. Cheap when nothing is new."""
-    with _guard:
-        generations = _generations.setdefault(key, [])
-        generation = next((g for g in generations if g.identity == identity), None)
-        if generation is None:
-            generation = _Generation(identity, access_token_expires_at)
-            generations.append(generation)
-        new = [s for s in secrets if s and s not in generation.secrets]
-        generation.secrets.update(new)
-        retired = _retire(generations, now)
-    for secret in new:
-        mask_secret(secret)
-    if retired:
-        unmask_secrets(retired)
+    with _apply_guard:
+        with _guard:
+            generations = _generations.setdefault(key, [])
+            generation = next((g for g in generations if g.identity == identity), None)
+            if generation is None:
+                generation = _Generation(identity, access_token_expires_at)
+                generations.append(generation)
+            new = [s for s in secrets if s and s not in generation.secrets]
+            generation.secrets.update(new)
+            retired = _retire(generations, now)
+        for secret in new:
+            mask_secret(secret)
+        if retired:
+            unmask_secrets(retired)
 
 
 def _retire(generations: list[_Generation], now: float) -> set[str]:

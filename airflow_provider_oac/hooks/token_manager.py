@@ -312,13 +312,19 @@ class TokenManager:
         from airflow_provider_oac.auth.flows import refresh_tokens
         from airflow_provider_oac.auth.protocol import IAMEndpoints
 
-        self._check_lock("present the refresh token")
         endpoints = IAMEndpoints.for_domain(
             self.config.iam_url,
             device_url=self.config.device_url,
             token_url=self.config.token_url,
             revoke_url=self.config.revoke_url,
         )
+        attempts = 0
+
+        def before_attempt() -> None:
+            nonlocal attempts
+            attempts += 1
+            self._check_lock("present the refresh token" + (" again" if attempts > 1 else ""))
+
         try:
             tokens = refresh_tokens(
                 self._requests_session(),
@@ -328,6 +334,10 @@ class TokenManager:
                 sleep=self._sleep,
                 now=self._clock,
                 refresh_token_lifetime=self.config.refresh_token_lifetime,
+                # Before every attempt, not only the first: a retry after a 429/503 or a connection
+                # that never carried the request comes after a backoff (up to a minute), long enough
+                # for the lease to run out and another caller to present this very token.
+                before_attempt=before_attempt,
             )
         except OACLoginRequired as exc:
             detail = exc.error_description or exc.error or "invalid_grant"

@@ -132,3 +132,41 @@ def test_a_secret_masked_by_another_thread_during_the_unmask_compile_stays_maske
     assert re.escape(added) in masker().patterns
     assert is_masked(added), "a secret in the pattern set is missing from the masker's regex"
     assert not is_masked(dropped)
+
+
+def test_a_value_masked_again_while_its_generation_is_retired_stays_masked(monkeypatch):
+    """Forced interleaving: a generation is retired (decided under the module's lock) and, before the
+    unmask runs, another thread masks one of its values for good. Airflow's ``add_mask`` sees the
+    pattern still present and adds nothing; the unmask then removed it, so a value the module
+    promises never to retire was no longer masked."""
+    import threading
+
+    key = ("oac_mask_race", "login")
+    shared = "value-retired-and-protected-1122334455"
+    for n in range(1, 4):
+        secrets = [f"access-token-generation-{n}-000000000", *([shared] if n == 1 else [])]
+        masking.mask_generation(key, f"id{n}", 0.0, secrets, now=0.0)
+    assert is_masked(shared)
+
+    real_unmask = masking.unmask_secrets
+    interleaved: list[threading.Thread] = []
+
+    def another_thread_masks_it_for_good_first(values):
+        values = set(values)
+        if shared in values and not interleaved:
+            other = threading.Thread(target=masking.mask_for_good, args=(shared,))
+            interleaved.append(other)
+            other.start()
+            other.join(2)  # done, or waiting for this retirement to finish (then it masks after it)
+        return real_unmask(values)
+
+    monkeypatch.setattr(masking, "unmask_secrets", another_thread_masks_it_for_good_first)
+    try:
+        masking.mask_generation(key, "id4", 0.0, ["access-token-generation-4-000000000"], now=1000.0)
+        for other in interleaved:
+            other.join(10)
+    finally:
+        monkeypatch.undo()
+        masking._protected.discard(shared)
+    assert interleaved, "generation 1 was not retired: the interleaving did not happen"
+    assert is_masked(shared), "a value masked for good was unmasked by a retirement decided before"

@@ -172,3 +172,46 @@ def test_a_lease_lost_while_iam_answers_still_stores_the_new_token(
     assert any("The new refresh token was stored anyway" in w for w in warnings), warnings
     assert emulator.control.counters()["spent_refresh_token_presentations"] == 0
     forget_process_cache()
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_a_refresh_retried_after_a_503_checks_the_lock_again_before_presenting_the_token(
+    emulator, own_redis, tmp_path, monkeypatch
+):
+    """IAM answers 503 (the token was not consumed), so auth retries after a backoff. During the
+    backoff the lease runs out and another caller takes the key (forced: the key is overwritten).
+    The lock was checked only before the first attempt, so the retry presented the refresh token
+    without owning the lock: two callers could present the same one-time token."""
+    import redis as redis_client
+
+    from airflow_provider_oac.hooks.locks import OACLockLost
+    from airflow_provider_oac.hooks.oac import OACHook
+    from airflow_provider_oac.hooks.token_manager import TokenManager, forget_process_cache
+    from airflow_provider_oac.hooks.token_store import VariableTokenStore
+    from tests.helpers import login
+
+    monkeypatch.setenv("AIRFLOW_PROVIDER_OAC_STATE_DIR", str(tmp_path / "state"))
+    forget_process_cache()
+    login(emulator, "oac_lock_retry")
+    name, conn = unique_lock_name(), own_redis.conn()
+    other = redis_client.Redis(host="127.0.0.1", port=own_redis.port, socket_timeout=5)
+
+    def backoff_while_another_caller_takes_the_lock(seconds: float) -> None:
+        other.set(f"airflow-provider-oac:refresh:{name}", "another-caller", px=30_000)
+
+    emulator.control.add_fault("POST /iam/oauth2/v1/token", "status", status=503, retry_after=0, times=1)
+    manager = TokenManager(
+        OACHook("oac_lock_retry").config,
+        VariableTokenStore(),
+        cross_host_lock=lambda: redis_lock(conn, name, timeout=5, lease=30),
+        sleep=backoff_while_another_caller_takes_the_lock,
+    )
+    before = emulator.control.counters()["token_requests"]
+    try:
+        with pytest.raises(OACLockLost, match="expired or was taken over"):
+            manager.get_access_token()
+        assert emulator.control.counters()["token_requests"] == before + 1, "presented again without the lock"
+        assert other.get(f"airflow-provider-oac:refresh:{name}") == b"another-caller"  # not released
+    finally:
+        other.close()
+        forget_process_cache()

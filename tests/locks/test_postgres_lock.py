@@ -222,3 +222,31 @@ def test_a_holder_whose_session_the_server_ended_refuses_to_go_on(pg_lock, lock_
         with pytest.raises(OACLockLost, match="its session ended") as excinfo:
             held.check("present the refresh token")
         assert "\n" not in str(excinfo.value)
+
+
+def test_a_libpq_older_than_12_without_tcp_user_timeout_still_takes_the_lock(pg_lock, lock_name, monkeypatch):
+    """libpq before 12 (a psycopg2 built against an old system libpq) rejects the connection option
+    ``tcp_user_timeout`` that the lock now sets by default: the lock must degrade to the other
+    keepalives, not fail every refresh. The old libpq cannot run here, so its answer is reproduced
+    (the exact error psycopg2 raises for an unknown option)."""
+    real_connect = psycopg2.connect
+    seen: list[dict] = []
+
+    def libpq_11_connect(*args, **kwargs):
+        seen.append(dict(kwargs))
+        if "tcp_user_timeout" in kwargs:
+            raise psycopg2.ProgrammingError('invalid dsn: invalid connection option "tcp_user_timeout"\n')
+        return real_connect(*args, **kwargs)
+
+    monkeypatch.setattr(psycopg2, "connect", libpq_11_connect)
+    with postgres_advisory_lock(pg_lock, lock_name, timeout=5) as held:
+        held.check("present the refresh token")
+        assert lock_holders(pg_lock, lock_name) == 1
+    lock_sessions = [k for k in seen if k.get("application_name") == "airflow-provider-oac-lock"]
+    assert len(lock_sessions) == 2  # refused with the option, then connected without it
+    assert lock_sessions[-1]["keepalives_idle"] == 10 and "tcp_user_timeout" not in lock_sessions[-1]
+
+    # Set explicitly in the Extra, it is not dropped silently: the error says which option.
+    conn = postgres_lock_conn(pg_lock.login, pg_lock.schema, tcp_user_timeout=30000)
+    with pytest.raises(OACError, match='invalid connection option "tcp_user_timeout"'):
+        take(postgres_advisory_lock(conn, lock_name, timeout=1))
