@@ -70,13 +70,15 @@ def test_a_lock_conn_id_naming_no_connection_is_a_one_line_config_error(emulator
 
 def test_a_postgres_lock_without_psycopg2_names_the_extra_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "psycopg2", None)  # what `import psycopg2` meets when not installed
-    with pytest.raises(OACConfigError, match=r"pip install 'airflow-provider-oac\[postgres\]'"):
+    with pytest.raises(
+        OACConfigError, match=r"pip install psycopg2-binary \(the provider's postgres extra\)"
+    ):
         take(postgres_advisory_lock(postgres_lock_conn("postgres", "postgres"), "x", timeout=1))
 
 
 def test_a_redis_lock_without_the_redis_client_names_the_extra_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "redis", None)
-    with pytest.raises(OACConfigError, match=r"pip install 'airflow-provider-oac\[redis\]'"):
+    with pytest.raises(OACConfigError, match=r"pip install redis \(the provider's redis extra\)"):
         take(redis_lock(redis_lock_conn(), "x", timeout=1))
 
 
