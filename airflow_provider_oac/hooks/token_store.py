@@ -29,7 +29,6 @@ import json
 import os
 import re
 import socket
-import sys
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -162,23 +161,28 @@ class TokenStore(Protocol):
 
 def in_supervised_process() -> bool:
     """True inside a task or the triggerer, where Airflow's Task SDK talks to the API server."""
-    runner = sys.modules.get("airflow.sdk.execution_time.task_runner")
-    return runner is not None and hasattr(runner, "SUPERVISOR_COMMS")
+    from airflow_provider_oac.hooks._airflow import in_supervised_process as supervised
+
+    return supervised()
 
 
 class VariableTokenStore:
     """Token records in Airflow Variables: through the Task SDK inside tasks and the triggerer,
-    through the metadata database in the CLI and plain scripts."""
+    through the metadata database in the CLI and plain scripts.
+
+    A read that fails raises (:class:`~airflow_provider_oac.hooks._airflow.OACVariableError`);
+    only a Variable that does not exist reads as "no record". Taking an error for "no record"
+    would send the connection's original, long-spent refresh token to IAM.
+    """
 
     def read(self, conn_id: str, login_key: str) -> TokenRecord | None:
         key = variable_key(conn_id, login_key)
         if in_supervised_process():
-            from airflow.sdk import Variable
-            from airflow.sdk.execution_time.cache import SecretCache
+            from airflow_provider_oac.hooks._airflow import get_variable
 
-            # Never a cached copy: a stale refresh token is a spent one.
-            SecretCache.invalidate_variable(key)
-            text = Variable.get(key, default=None)
+            # Straight from the metadata DB through the supervisor, never a cached copy: a
+            # stale refresh token is a spent one.
+            text = get_variable(key)
         else:
             text = _orm_get_variable(key)
         record = TokenRecord.from_json(text) if text else None
@@ -190,9 +194,9 @@ class VariableTokenStore:
         key = variable_key(conn_id, record.login_key)
         description = f"Rotated OAC tokens for connection {conn_id} (written by airflow-provider-oac)"
         if in_supervised_process():
-            from airflow.sdk import Variable
+            from airflow_provider_oac.hooks._airflow import set_variable
 
-            Variable.set(key, record.to_json(), description=description)
+            set_variable(key, record.to_json(), description=description)
         else:
             from airflow.models import Variable as ORMVariable
 
@@ -200,15 +204,17 @@ class VariableTokenStore:
 
     def forget_login(self, conn_id: str, keep: str | None = None) -> int:
         if in_supervised_process():
-            from airflow.sdk import Variable
+            from airflow_provider_oac.hooks._airflow import delete_variable
 
             keys = keys_to_forget(_sdk_variable_keys(VARIABLE_PREFIX), conn_id, keep)
             for key in keys:
-                Variable.delete(key)
+                delete_variable(key)
             return len(keys)
         from airflow.models import Variable as ORMVariable
         from airflow.utils.session import create_session
 
+        # Hashed keys keep only a prefix of the connection id: match the records by the key
+        # each login would get, plus every unhashed key of this connection.
         with create_session() as session:
             rows = (
                 session.query(ORMVariable)
@@ -222,11 +228,13 @@ class VariableTokenStore:
 
 
 def _sdk_variable_keys(prefix: str) -> list[str]:
-    try:
-        from airflow.sdk.execution_time.context import _get_variable_keys
-    except ImportError:  # Task SDK older than 1.3: no key listing; nothing to forget from a task
+    from airflow_provider_oac.version_compat import AIRFLOW_V_3_3_PLUS
+
+    if not AIRFLOW_V_3_3_PLUS:  # Task SDK 1.3 added key listing: nothing to forget from a task
         return []
-    return _get_variable_keys(prefix)
+    from airflow.sdk.execution_time.context import _get_variable_keys
+
+    return list(_get_variable_keys(prefix))
 
 
 def _escape_like(text: str) -> str:

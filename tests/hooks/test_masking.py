@@ -41,7 +41,7 @@ class Clock:
 
 
 def masker():
-    found = masking._masker()
+    found = masking._masker(masking._masker_modules()[0])
     assert found is not None, "Airflow's secrets masker no longer has the shape masking.py knows"
     return found
 
@@ -63,8 +63,9 @@ def refresh_many_times(conn_id: str, lifetimes: int) -> tuple[list[str], list[st
 
 def test_a_long_running_process_masks_only_the_recent_token_generations(emulator):
     login(emulator, "oac_mask_long")
-    core = masking._masker(masking._CORE_MASKER)  # fed by the ORM when it loads the token Variable
-    patterns_before, core_before = len(masker().patterns), len(core.patterns)
+    # Fed by the ORM when it loads the token Variable (3.1+; on 3.0 the SDK's masker is core's too).
+    core = masking._masker(masking._masker_modules()[1])
+    patterns_before, core_before = len(masker().patterns), len(core.patterns) if core else 0
     access_tokens, refresh_tokens, tokens = refresh_many_times("oac_mask_long", 30)
     assert tokens.refresh_count == 30
 
@@ -75,7 +76,8 @@ def test_a_long_running_process_masks_only_the_recent_token_generations(emulator
     assert masking.masked_generations(tokens._key) <= masking.KEEP_GENERATIONS + 1 + 4
     # 30 refreshes without retiring would add 90 patterns (2 tokens + the stored record's text each).
     assert len(masker().patterns) - patterns_before <= 3 * (masking.KEEP_GENERATIONS + 1 + 4)
-    assert len(core.patterns) - core_before <= masking.KEEP_GENERATIONS + 1 + 4
+    if core is not None:
+        assert len(core.patterns) - core_before <= masking.KEEP_GENERATIONS + 1 + 4
 
 
 def test_the_logins_own_refresh_token_stays_masked(emulator):
