@@ -5,7 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: all venv test lint typecheck docs pytest browser-deps demo emulator lock clean bench faults
+.PHONY: all venv test lint typecheck docs pytest browser-deps demo emulator lock clean bench faults \
+	lock-compat compat compat-smoke
 
 all: test
 
@@ -55,8 +56,13 @@ emulator: $(STAMP)
 lock: $(STAMP)
 	$(BIN)/uv pip compile --quiet requirements/dev.in -o requirements/dev.lock --python-version 3.11
 
+# Re-pin the compat matrix (requirements/airflow-3.X.in -> .lock; dates and Pythons in
+# scripts/compat.py ROWS). ROWS=3.0 re-pins one row.
+lock-compat: $(STAMP)
+	$(BIN)/python scripts/compat.py lock
+
 clean:
-	rm -rf $(VENV) docs/_build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-compat docs/_build .pytest_cache .mypy_cache .ruff_cache
 
 # The fault matrix, the secret scan (two real deployments) and the bad-input matrix; writes
 # docs/reliability.md and fails if an invariant broke. make test runs their short forms (tests/faults).
