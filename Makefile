@@ -61,6 +61,16 @@ lock: $(STAMP)
 lock-compat: $(STAMP)
 	$(BIN)/python scripts/compat.py lock
 
+# The compat matrix (docs/compatibility.md): per supported Airflow minor a venv under .venv-compat/
+# with its lock and the provider's wheel, then the unit suite, a real deployment, the connection
+# form and the login plugin page. ROWS=3.0,3.2 picks rows; CHECKS=deployment picks columns.
+compat: $(STAMP)
+	$(BIN)/python scripts/compat.py run
+
+# CI's smoke test: the oldest pair (Airflow 3.0.6, Python 3.12: MWAA), deployment only.
+compat-smoke: $(STAMP)
+	$(BIN)/python scripts/compat.py run --rows 3.0 --checks deployment
+
 clean:
 	rm -rf $(VENV) .venv-compat docs/_build .pytest_cache .mypy_cache .ruff_cache
 

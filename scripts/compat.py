@@ -62,7 +62,15 @@ COMMON_COMPAT_FLOOR = {"apache-airflow-providers-common-compat": "2026-07-29T00:
 
 ROWS = (
     Row("3.0", "3.0.6", "3.12", "2025-08-29", "2025-09-05T00:00:00Z", COMMON_COMPAT_FLOOR, "Amazon MWAA"),
-    Row("3.1", "3.1.8", "3.10", "2026-03-11", "2026-03-18T00:00:00Z", COMMON_COMPAT_FLOOR, "Composer 3 (3.1.7)"),
+    Row(
+        "3.1",
+        "3.1.8",
+        "3.10",
+        "2026-03-11",
+        "2026-03-18T00:00:00Z",
+        COMMON_COMPAT_FLOOR,
+        "Composer 3 (3.1.7)",
+    ),
     Row("3.2", "3.2.2", "3.13", "2026-05-29", "2026-06-05T00:00:00Z", COMMON_COMPAT_FLOOR),
     Row("3.3", "3.3.2", "3.11", "2026-09-17", "2026-09-24T00:00:00Z", {}, "Composer 3 (3.3.1), Astro 3.3"),
 )
@@ -100,6 +108,243 @@ def lock(rows: list[Row]) -> None:
         subprocess.run(cmd, check=True, cwd=REPO)
 
 
+# --- venvs --------------------------------------------------------------------------------------------
+
+INSTALLED_PLUGIN = """\
+# Written by scripts/compat.py: the compat suite must test the installed wheel, not a checkout.
+import importlib.util
+import sys
+
+import pytest
+
+
+def pytest_sessionstart(session):
+    spec = importlib.util.find_spec("airflow_provider_oac")
+    origin = spec.origin if spec else None
+    if not origin or "site-packages" not in origin or not origin.startswith(sys.prefix):
+        raise pytest.UsageError(f"airflow_provider_oac comes from {origin}, not the installed wheel")
+
+
+def pytest_report_header(config):
+    return f"airflow_provider_oac from {importlib.util.find_spec('airflow_provider_oac').origin}"
+"""
+
+
+def find_python(version: str) -> str:
+    for candidate in (
+        *sorted(Path.home().glob(f".pyenv/versions/{version}.*/bin/python{version}"), reverse=True),
+        shutil.which(f"python{version}"),
+    ):
+        if candidate and Path(candidate).exists():
+            return str(candidate)
+    raise SystemExit(f"compat: no Python {version} (pyenv install {version} or put python{version} on PATH)")
+
+
+def build_wheel() -> Path:
+    dist = COMPAT_ROOT / "dist"
+    shutil.rmtree(dist, ignore_errors=True)
+    dist.mkdir(parents=True)
+    subprocess.run(
+        [
+            str(REPO / ".venv" / "bin" / "python"),
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(dist),
+            str(REPO),
+        ],
+        check=True,
+    )
+    (wheel,) = dist.glob("airflow_provider_oac-*.whl")
+    return wheel
+
+
+def prepare(row: Row, wheel: Path, log) -> None:
+    """The row's venv with its Python and lock (re-made when the lock changed), the wheel, and a
+    fresh copy of the tests to run from."""
+    stamp = row.venv / ".lock-installed"
+    lock_text = row.lock.read_text()
+    uv = str(UV)
+    if not (stamp.exists() and stamp.read_text() == lock_text and (row.venv / "bin" / "python").exists()):
+        shutil.rmtree(row.venv, ignore_errors=True)
+        run_logged([uv, "venv", "--quiet", "--python", find_python(row.python), str(row.venv)], log)
+        run_logged(
+            [uv, "pip", "sync", "--quiet", "--python", str(row.venv / "bin" / "python"), str(row.lock)], log
+        )
+        stamp.write_text(lock_text)
+    run_logged(
+        [
+            uv,
+            "pip",
+            "install",
+            "--quiet",
+            "--reinstall",
+            "--no-deps",
+            "--python",
+            str(row.venv / "bin" / "python"),
+            str(wheel),
+        ],
+        log,
+    )
+    work = row.venv / "work"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(REPO / "tests", work / "tests", ignore=ignore)
+    shutil.copytree(REPO / "example_dags", work / "example_dags", ignore=ignore)
+    shutil.copytree(REPO / "docs" / "_static", work / "docs" / "_static", ignore=ignore)
+    shutil.copy2(REPO / "pyproject.toml", work / "pyproject.toml")  # pytest's settings and markers
+    shutil.copy2(REPO / "scripts" / "compat_row.py", work / "compat_row.py")
+    (work / "compat_installed.py").write_text(INSTALLED_PLUGIN)
+
+
+def run_logged(cmd: list[str], log) -> None:
+    log.write(("+ " + " ".join(cmd) + "\n").encode())
+    log.flush()
+    subprocess.run(cmd, check=True, stdout=log, stderr=subprocess.STDOUT)
+
+
+def run_row(row: Row, wheel: Path, checks: list[str]) -> dict:
+    started = time.monotonic()
+    log_path = COMPAT_ROOT / f"airflow-{row.minor}.log"
+    results: dict[str, dict] = {}
+    with open(log_path, "wb") as log:
+        try:
+            prepare(row, wheel, log)
+        except subprocess.CalledProcessError as exc:
+            for check in checks:
+                results[check] = {
+                    "ok": False,
+                    "summary": f"venv setup failed ({exc.returncode}), see {log_path}",
+                }
+            return {"row": row, "results": results, "seconds": time.monotonic() - started, "log": log_path}
+        setup_seconds = time.monotonic() - started
+        print(f"   venv ready in {setup_seconds:.0f} s", flush=True)
+        proc = subprocess.Popen(
+            [str(row.venv / "bin" / "python"), "compat_row.py", "--checks", ",".join(checks)],
+            cwd=row.venv / "work",
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env={k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")},
+        )
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            log.write(raw)
+            line = raw.decode(errors="replace").rstrip()
+            if line.startswith("COMPAT-RESULT "):
+                data = json.loads(line.removeprefix("COMPAT-RESULT "))
+                results[data["check"]] = data
+                mark = "ok  " if data["ok"] else "FAIL"
+                print(
+                    f"   {mark} {data['check']:<10} {data['summary']} ({data['seconds']:.0f} s)", flush=True
+                )
+            elif line.startswith("compat row:"):
+                print("   " + line, flush=True)
+        proc.wait()
+    for check in checks:
+        results.setdefault(
+            check, {"ok": False, "summary": f"no result (exit {proc.returncode}), see {log_path}"}
+        )
+    return {
+        "row": row,
+        "results": results,
+        "seconds": time.monotonic() - started,
+        "setup_seconds": setup_seconds,
+        "log": log_path,
+    }
+
+
+def cell(result: dict | None) -> str:
+    if result is None:
+        return "not run"
+    seconds = f" ({result['seconds']:.0f} s)" if "seconds" in result else ""
+    return f"{'pass' if result['ok'] else 'FAIL'}: {result['summary']}{seconds}".replace("|", "/")
+
+
+def table(outcomes: list[dict]) -> str:
+    lines = [
+        "| airflow | python | unit tests | deployment | form | plugin | row time |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for outcome in outcomes:
+        row: Row = outcome["row"]
+        cells = [cell(outcome["results"].get(check)) for check in CHECKS]
+        lines.append(
+            f"| {row.airflow} | {row.python} | "
+            + " | ".join(cells)
+            + f" | {outcome['seconds'] / 60:.1f} min |"
+        )
+    return "\n".join(lines)
+
+
+DOC_HEAD = """# Compatibility matrix
+
+Written by `make compat` (`scripts/compat.py`); do not edit by hand. Each row is a venv under
+`.venv-compat/` with that Python, the pinned lock `requirements/airflow-3.X.lock` (made with uv:
+`--exclude-newer` about a week after the Airflow release, the `apache-airflow-providers-common-compat`
+floor 1.17 excepted) and the provider installed from its wheel, not editable. See
+[Development](development.md#compatibility-matrix) for what each column runs.
+
+- **unit tests**: `pytest -m "not scheduler and not deployment and not stress"` from a copy of `tests/`
+  (the installed wheel is what is imported; the run stops if not).
+- **deployment**: API server, scheduler (LocalExecutor), DAG processor and triggerer on SQLite, the
+  emulator as IAM and OAC. A create waits in the worker, then a restore (deferrable) waits in the
+  triggerer, where every access token is expired meanwhile so the trigger refreshes. Passes when both
+  tasks succeed, the emulator saw exactly one snapshot POST and one restore POST, and no spent refresh
+  token was presented.
+- **form**: the `oac` type's fields as the api-server serves them (`/ui/connections/hook_meta`).
+- **plugin**: `tests/ui/test_login_routes.py` on that api-server: the `/oac-login` page and its API with
+  SimpleAuthManager users logged in through `/auth/token` (the browser test is skipped without Chromium).
+
+"""
+
+
+def run(rows: list[Row], args) -> int:
+    checks = [c for c in CHECKS if not args.checks or c in args.checks.split(",")]
+    COMPAT_ROOT.mkdir(exist_ok=True)
+    started = time.monotonic()
+    wheel = build_wheel()
+    print(
+        f"compat: {wheel.name}; rows {', '.join(r.minor for r in rows)}; checks {', '.join(checks)}",
+        flush=True,
+    )
+    outcomes = []
+    for row in rows:
+        print(f"== Airflow {row.airflow} on Python {row.python}", flush=True)
+        outcome = run_row(row, wheel, checks)
+        print(f"   row done in {outcome['seconds'] / 60:.1f} min; log {outcome['log']}", flush=True)
+        outcomes.append(outcome)
+    total = time.monotonic() - started
+    text = table(outcomes)
+    print()
+    print(text)
+    print(f"\ncompat: {total / 60:.1f} min in all")
+    summary = [
+        {
+            "airflow": o["row"].airflow,
+            "python": o["row"].python,
+            "seconds": round(o["seconds"]),
+            "results": o["results"],
+        }
+        for o in outcomes
+    ]
+    (COMPAT_ROOT / "results.json").write_text(json.dumps(summary, indent=1, default=str))
+    if not args.no_doc and len(rows) == len(ROWS) and len(checks) == len(CHECKS):
+        stamp = time.strftime("%Y-%m-%d", time.gmtime())
+        DOC.write_text(
+            DOC_HEAD
+            + f"Last run {stamp}, {total / 60:.0f} min in all on the 2-core development machine.\n\n"
+            + text
+            + "\n"
+        )
+        print(f"compat: wrote {DOC.relative_to(REPO)}")
+    return 0 if all(r["ok"] for o in outcomes for r in o["results"].values()) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["lock", "run"])
@@ -111,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "lock":
         lock(rows)
         return 0
-    return 0  # run: added below
+    return run(rows, args)
 
 
 if __name__ == "__main__":
