@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -185,7 +186,7 @@ def check_deployment_and_form(checks: set[str]) -> list[dict[str, Any]]:
     dags = tmp / "dags"
     dags.mkdir()
     (dags / "oac_compat_smoke.py").write_text(SMOKE_DAG)
-    emulator = EmulatorServer(EmulatorConfig(log_requests=True, reuse_detection=True)).start()
+    emulator = EmulatorServer(EmulatorConfig(reuse_detection=True)).start()
     deployment = AirflowDeployment(
         tmp / "home",
         dags_folder=dags,
@@ -205,15 +206,20 @@ def check_deployment_and_form(checks: set[str]) -> list[dict[str, Any]]:
             if "deployment" in checks:
                 deployment.wait_for_dag("oac_compat_smoke", timeout=300)
                 run_id = deployment.trigger("oac_compat_smoke")
-                refreshes_before_trigger = None
+                refreshes_before_trigger: int | None = None
+                refreshes_while_deferred = 0
                 deadline = time.monotonic() + 600
                 states: dict[str, str] = {}
                 while time.monotonic() < deadline:
                     states = deployment.task_states("oac_compat_smoke", run_id)
-                    if states.get("restore") == "deferred" and refreshes_before_trigger is None:
-                        # Every access token dies: the trigger's next poll must refresh.
-                        emulator.control.expire_access_tokens()
-                        refreshes_before_trigger = emulator.control.counters().get("refreshes", 0)
+                    if states.get("restore") == "deferred":
+                        if refreshes_before_trigger is None:
+                            # Every access token dies: the trigger's next poll must refresh.
+                            emulator.control.expire_access_tokens()
+                            refreshes_before_trigger = emulator.control.counters().get("refreshes", 0)
+                        else:
+                            # Counted only while the task is still deferred: the trigger's refresh.
+                            refreshes_while_deferred = emulator.control.counters().get("refreshes", 0)
                     if all(s in ("success", "failed", "upstream_failed") for s in states.values()) and (
                         len(states) == 2
                     ):
@@ -226,7 +232,7 @@ def check_deployment_and_form(checks: set[str]) -> list[dict[str, Any]]:
                 restore_posts = [r for r in posts if r["path"].endswith("/restoreSnapshot")]
                 refreshed_in_trigger = (
                     refreshes_before_trigger is not None
-                    and counters.get("refreshes", 0) > refreshes_before_trigger
+                    and refreshes_while_deferred > refreshes_before_trigger
                 )
                 details.update(
                     task_states=states,
@@ -272,6 +278,8 @@ def check_deployment_and_form(checks: set[str]) -> list[dict[str, Any]]:
     finally:
         deployment.stop()
         emulator.stop()
+    if all(r["ok"] for r in out):
+        shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 
@@ -299,7 +307,8 @@ def check_form(deployment: Any) -> dict[str, Any]:
         entry.get("hook_name") == "Oracle Analytics Cloud"
         and not missing
         and host_label == "OAC URL"
-        and {"port", "schema"} <= set(hidden)
+        and "port" in hidden
+        and bool({"schema", "url_schema"} & set(hidden))
     )
     summary = f"{len(names & CONN_FIELDS)}/{len(CONN_FIELDS)} fields" + (
         f", missing {missing}" if missing else ""
