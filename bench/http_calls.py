@@ -108,7 +108,7 @@ def async_create(emulator: Any, interval: float) -> Counted:
 
     async def run() -> None:
         hook = OACHook(CONN_ID)
-        async with hook.get_async_client() as client:
+        async with await hook.aget_async_client() as client:
             accepted = await client.create_snapshot("bench-async-create", PASSWORD, hook.storage_spec())
             work_request = await client.wait_for_work_request(
                 accepted.work_request_id, poll_interval=interval
@@ -124,7 +124,7 @@ def async_restore(emulator: Any, interval: float, snapshot_id: str) -> Counted:
     from airflow_provider_oac.hooks.oac import OACHook
 
     async def run() -> None:
-        async with OACHook(CONN_ID).get_async_client() as client:
+        async with await OACHook(CONN_ID).aget_async_client() as client:
             accepted = await client.restore_snapshot(snapshot_id, PASSWORD)
             await client.wait_for_work_request(accepted.work_request_id, poll_interval=interval)
 

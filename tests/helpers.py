@@ -143,11 +143,42 @@ def write_dag(dag_id: str, tasks: str, *, retries: int = 0, imports: str = ""):
 
     ``tasks`` is the body of the ``with DAG(...)`` block; ``imports`` goes above it.
     """
-    from airflow.dag_processing.dagbag import DagBag
-
     path = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / f"{dag_id}.py"
     source = textwrap.dedent(imports) + "\n" + _DAG_HEADER.format(dag_id=dag_id, retries=retries)
     path.write_text(source + textwrap.indent(textwrap.dedent(tasks).strip() + "\n", "    "))
-    bag = DagBag(dag_folder=str(path))
+    bag = dag_bag(path)
     assert not bag.import_errors, bag.import_errors
     return bag.get_dag(dag_id)
+
+
+def dag_bag(folder: Path | str) -> Any:
+    """Airflow's DagBag of ``folder`` (airflow.dag_processing.dagbag from 3.2, airflow.models before)."""
+    from airflow_provider_oac.version_compat import AIRFLOW_V_3_2_PLUS
+
+    if AIRFLOW_V_3_2_PLUS:
+        from airflow.dag_processing.dagbag import DagBag
+    else:
+        from airflow.models.dagbag import DagBag
+    return DagBag(dag_folder=str(folder))
+
+
+def stored_work_records(run: Any, task_id: str) -> dict[str, str]:
+    """The task's work record as stored after ``run`` (key -> stored text): the task state store's
+    rows on 3.3+, else the record's Variable as ``{"oac_work": ...}`` (3.0-3.2)."""
+    from airflow.utils.session import create_session
+
+    from airflow_provider_oac.version_compat import AIRFLOW_V_3_3_PLUS
+
+    with create_session() as session:
+        if AIRFLOW_V_3_3_PLUS:
+            from airflow.models.task_state_store import TaskStateStoreModel
+
+            rows = session.query(TaskStateStoreModel).filter_by(run_id=run.run_id, task_id=task_id)
+            return {row.key: row.value for row in rows}
+        from airflow.models import Variable
+
+        from airflow_provider_oac.operators._base import work_record_variable
+
+        key = work_record_variable(run.dag_id, run.run_id, task_id, -1)
+        row = session.query(Variable).filter(Variable.key == key).one_or_none()
+        return {} if row is None else {"oac_work": row.val}

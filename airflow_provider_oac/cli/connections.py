@@ -64,12 +64,10 @@ def shadowing_source(conn_id: str) -> str | None:
     env_name = f"AIRFLOW_CONN_{conn_id.upper()}"
     if os.environ.get(env_name):
         return f"the environment variable {env_name}"
-    try:
-        from airflow.configuration import ensure_secrets_loaded
-        from airflow.secrets.environment_variables import EnvironmentVariablesBackend
-        from airflow.secrets.metastore import MetastoreBackend
-    except ImportError:  # pragma: no cover - layout changed
-        return None
+    from airflow.configuration import ensure_secrets_loaded
+    from airflow.secrets.environment_variables import EnvironmentVariablesBackend
+    from airflow.secrets.metastore import MetastoreBackend
+
     for backend in ensure_secrets_loaded():
         if isinstance(backend, (EnvironmentVariablesBackend, MetastoreBackend)):
             continue

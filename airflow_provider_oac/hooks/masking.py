@@ -133,32 +133,33 @@ def _copy(patterns: set[str]) -> set[str]:
             continue
 
 
-#: Where Airflow keeps its maskers: the Task SDK's (what ``mask_secret`` feeds; airflow.sdk.log on
-#: 3.3, execution_time.secrets_masker on older SDKs) and core's (fed when the ORM loads a Variable,
-#: e.g. in the CLI or the API server; airflow._shared on 3.3, airflow.utils.log before).
-_SDK_MASKER = ("airflow.sdk.log", "airflow.sdk.execution_time.secrets_masker")
-_CORE_MASKER = ("airflow._shared.secrets_masker", "airflow.utils.log.secrets_masker")
+def _masker_modules() -> tuple[str, str | None]:
+    """Where Airflow keeps its maskers: the Task SDK's (what ``mask_secret`` feeds) and core's (fed
+    when the ORM loads a Variable, e.g. in the CLI or the API server; 3.0 has only the SDK's)."""
+    from airflow_provider_oac.version_compat import AIRFLOW_V_3_1_PLUS, AIRFLOW_V_3_3_PLUS
+
+    sdk = "airflow.sdk.log" if AIRFLOW_V_3_3_PLUS else "airflow.sdk.execution_time.secrets_masker"
+    core = "airflow._shared.secrets_masker" if AIRFLOW_V_3_1_PLUS else None
+    return sdk, core
 
 
-def _masker(module_names: tuple[str, ...] = _SDK_MASKER) -> Any:
-    """A secrets masker, if one of ``module_names`` has one of the shape this module knows."""
+def _masker(module_name: str | None) -> Any:
+    """The masker of ``module_name``, if it has the shape this module knows (a private API)."""
     import importlib
 
-    for module_name in module_names:
-        try:
-            factory = getattr(importlib.import_module(module_name), "_secrets_masker", None)
-        except ImportError:
-            continue
-        if factory is not None:
-            masker = factory()
-            if isinstance(getattr(masker, "patterns", None), set) and hasattr(masker, "replacer"):
-                return masker
-            return None
+    if module_name is None:
+        return None
+    factory = getattr(importlib.import_module(module_name), "_secrets_masker", None)
+    if factory is None:
+        return None
+    masker = factory()
+    if isinstance(getattr(masker, "patterns", None), set) and hasattr(masker, "replacer"):
+        return masker
     return None
 
 
 def _maskers() -> list[Any]:
-    found = [m for m in (_masker(_SDK_MASKER), _masker(_CORE_MASKER)) if m is not None]
+    found = [m for m in map(_masker, _masker_modules()) if m is not None]
     return [m for i, m in enumerate(found) if all(m is not other for other in found[:i])]
 
 

@@ -38,7 +38,7 @@ TEST_LOCK_TIMEOUT = 15.0
 def load_connection(conn_id: str) -> Any:
     """The Airflow connection ``conn_id``: through the Task SDK inside tasks and the triggerer,
     else secrets backends, ``AIRFLOW_CONN_*`` and then the metadata database (scripts, the CLI)."""
-    from airflow_provider_oac.hooks.token_store import in_supervised_process
+    from airflow_provider_oac.hooks._airflow import in_supervised_process
 
     if in_supervised_process():
         return BaseHook.get_connection(conn_id)
@@ -151,10 +151,35 @@ class OACHook(BaseHook):
         timeout = self._timeout or config.timeout
         return OACClient(config.oac_url, self.token_manager, timeout=(10.0, timeout), verify=config.verify)
 
-    def get_async_client(self) -> AsyncOACClient:
-        """An async OAC client (httpx), for triggers. Close it when done."""
-        from airflow_provider_oac.client.aio import AsyncOACClient
+    async def aget_async_client(self) -> AsyncOACClient:
+        """An async OAC client (httpx), for triggers and other coroutines. Close it when done.
 
+        Reads the connection and the lock connection (sync Task SDK calls) off the event loop,
+        bridged as the installed Airflow's triggerer needs."""
+        from airflow_provider_oac.hooks._airflow import run_sync_sdk
+
+        await run_sync_sdk(lambda: self.token_manager)
+        return self.get_async_client()
+
+    def get_async_client(self) -> AsyncOACClient:
+        """An async OAC client (httpx), built from sync code. From a coroutine use
+        ``await hook.aget_async_client()``: building it here would read the connections on the
+        event loop's thread."""
+        import asyncio
+
+        from airflow_provider_oac.client.aio import AsyncOACClient
+        from airflow_provider_oac.errors import OACError
+
+        if "token_manager" not in self.__dict__:
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:
+                pass
+            else:
+                raise OACError(
+                    "OACHook.get_async_client() was called on an event loop before the connection was "
+                    "read: use client = await hook.aget_async_client()."
+                )
         config = self.config
         timeout = self._timeout or config.timeout
         return AsyncOACClient(

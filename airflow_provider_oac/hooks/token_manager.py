@@ -134,11 +134,15 @@ class TokenManager:
         tokens = self._cached()
         if tokens is not None:
             return tokens.access_token
-        # One coroutine per loop goes to a thread; the rest wait for it, then hit the cache.
+        from airflow_provider_oac.hooks._airflow import run_sync_sdk
+
+        # One coroutine per loop goes to a thread (the store is read and written through
+        # Airflow's sync SDK there, bridged as the installed triggerer needs); the rest wait for
+        # it, then hit the cache.
         async with _async_lock(self._key):
             tokens = self._cached()
             if tokens is None:
-                tokens = await asyncio.to_thread(self._from_store_or_refresh)
+                tokens = await run_sync_sdk(self._from_store_or_refresh)
         return tokens.access_token
 
     async def ainvalidate(self, access_token: str) -> None:

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
-import sys
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -96,7 +96,30 @@ class TokenRecord:
 
 
 def variable_key(conn_id: str, login_key: str) -> str:
-    return f"{VARIABLE_PREFIX}{conn_id}__{login_key}"
+    """``oac_token__<conn_id>__<login_key>``, hashed to fit Airflow's 250-character keys when a
+    long connection id would overflow it (see :func:`fit_variable_key`)."""
+    return fit_variable_key(f"{VARIABLE_PREFIX}{conn_id}__{login_key}")
+
+
+#: Airflow's Variable keys (``variable.key`` is ``String(250)``; the API refuses longer ones).
+VARIABLE_KEY_MAX = 250
+_KEY_HASH_MARK = "__h_"
+
+
+def fit_variable_key(key: str, limit: int = VARIABLE_KEY_MAX) -> str:
+    """``key`` itself when it fits, else a readable prefix of it and a digest of the whole key.
+
+    Stable (the same key always maps to the same name: a retry finds what the first try wrote)
+    and unambiguous (the SHA-256 digest covers the whole key, and only hashed names carry the
+    ``__h_`` mark followed by 32 hex digits at the end; a key that fits is never changed, so two
+    different keys cannot meet). The prefix keeps the name recognisable in the Variables list."""
+    if len(key) <= limit:
+        return key
+    import hashlib
+
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+    suffix = f"{_KEY_HASH_MARK}{digest}"
+    return key[: limit - len(suffix)] + suffix
 
 
 class TokenStore(Protocol):
@@ -111,23 +134,28 @@ class TokenStore(Protocol):
 
 def in_supervised_process() -> bool:
     """True inside a task or the triggerer, where Airflow's Task SDK talks to the API server."""
-    runner = sys.modules.get("airflow.sdk.execution_time.task_runner")
-    return runner is not None and hasattr(runner, "SUPERVISOR_COMMS")
+    from airflow_provider_oac.hooks._airflow import in_supervised_process as supervised
+
+    return supervised()
 
 
 class VariableTokenStore:
     """Token records in Airflow Variables: through the Task SDK inside tasks and the triggerer,
-    through the metadata database in the CLI and plain scripts."""
+    through the metadata database in the CLI and plain scripts.
+
+    A read that fails raises (:class:`~airflow_provider_oac.hooks._airflow.OACVariableError`);
+    only a Variable that does not exist reads as "no record". Taking an error for "no record"
+    would send the connection's original, long-spent refresh token to IAM.
+    """
 
     def read(self, conn_id: str, login_key: str) -> TokenRecord | None:
         key = variable_key(conn_id, login_key)
         if in_supervised_process():
-            from airflow.sdk import Variable
-            from airflow.sdk.execution_time.cache import SecretCache
+            from airflow_provider_oac.hooks._airflow import get_variable
 
-            # Never a cached copy: a stale refresh token is a spent one.
-            SecretCache.invalidate_variable(key)
-            text = Variable.get(key, default=None)
+            # Straight from the metadata DB through the supervisor, never a cached copy: a
+            # stale refresh token is a spent one.
+            text = get_variable(key)
         else:
             text = _orm_get_variable(key)
         record = TokenRecord.from_json(text) if text else None
@@ -139,9 +167,9 @@ class VariableTokenStore:
         key = variable_key(conn_id, record.login_key)
         description = f"Rotated OAC tokens for connection {conn_id} (written by airflow-provider-oac)"
         if in_supervised_process():
-            from airflow.sdk import Variable
+            from airflow_provider_oac.hooks._airflow import set_variable
 
-            Variable.set(key, record.to_json(), description=description)
+            set_variable(key, record.to_json(), description=description)
         else:
             from airflow.models import Variable as ORMVariable
 
@@ -150,31 +178,46 @@ class VariableTokenStore:
     def forget_login(self, conn_id: str) -> int:
         prefix = f"{VARIABLE_PREFIX}{conn_id}__"
         if in_supervised_process():
-            from airflow.sdk import Variable
+            from airflow_provider_oac.hooks._airflow import delete_variable
 
             keys = [k for k in _sdk_variable_keys(prefix) if k.startswith(prefix)]
             for key in keys:
-                Variable.delete(key)
+                delete_variable(key)
             return len(keys)
         from airflow.models import Variable as ORMVariable
         from airflow.utils.session import create_session
 
+        # Hashed keys keep only a prefix of the connection id: match the records by the key
+        # each login would get, plus every unhashed key of this connection.
         with create_session() as session:
             rows = session.query(ORMVariable).filter(
-                ORMVariable.key.like(f"{_escape_like(prefix)}%", escape="\\")
+                ORMVariable.key.like(f"{_escape_like(VARIABLE_PREFIX)}%", escape="\\")
             )
-            keys = [row.key for row in rows]
-            for row in rows:
+            mine = [row for row in rows if _is_record_of(row.key, conn_id, row.val)]
+            keys = [row.key for row in mine]
+            for row in mine:
                 session.delete(row)
         return len(keys)
 
 
+def _is_record_of(key: str, conn_id: str, text: str | None) -> bool:
+    """Whether the Variable ``key`` holds a token record of ``conn_id`` (of any login)."""
+    prefix = f"{VARIABLE_PREFIX}{conn_id}__"
+    if key.startswith(prefix) and re.fullmatch(r"[0-9a-f]{16}", key[len(prefix) :]):
+        return True
+    # A hashed key names its connection only through the digest: the record says which login.
+    record = TokenRecord.from_json(text) if text else None
+    return record is not None and key == variable_key(conn_id, record.login_key)
+
+
 def _sdk_variable_keys(prefix: str) -> list[str]:
-    try:
-        from airflow.sdk.execution_time.context import _get_variable_keys
-    except ImportError:  # Task SDK older than 1.3: no key listing; nothing to forget from a task
+    from airflow_provider_oac.version_compat import AIRFLOW_V_3_3_PLUS
+
+    if not AIRFLOW_V_3_3_PLUS:  # Task SDK 1.3 added key listing: nothing to forget from a task
         return []
-    return _get_variable_keys(prefix)
+    from airflow.sdk.execution_time.context import _get_variable_keys
+
+    return list(_get_variable_keys(prefix))
 
 
 def _escape_like(text: str) -> str:
@@ -232,8 +275,7 @@ class HostJournal:
         self._directory = directory
 
     def _path(self, conn_id: str, login_key: str) -> Path:
-        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in conn_id)
-        return (self._directory or state_dir()) / f"{safe}.{login_key}.journal"
+        return (self._directory or state_dir()) / f"{_file_stem(conn_id)}.{login_key}.journal"
 
     def write(self, conn_id: str, record: TokenRecord) -> None:
         path = self._path(conn_id, record.login_key)
@@ -257,9 +299,24 @@ class HostJournal:
         return record if record is not None and record.login_key == login_key else None
 
     def forget(self, conn_id: str) -> None:
-        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in conn_id)
-        for path in (self._directory or state_dir()).glob(f"{safe}.*.journal"):
+        for path in (self._directory or state_dir()).glob(f"{_file_stem(conn_id)}.*.journal"):
             path.unlink(missing_ok=True)
+
+
+#: File names may be 255 bytes; a connection id may be 250 characters.
+_STEM_MAX = 120
+
+
+def _file_stem(conn_id: str) -> str:
+    """The connection's part of a journal file name: the id with unsafe characters replaced, or for
+    a long id a readable prefix and a digest of the whole id."""
+    import hashlib
+
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in conn_id)
+    if len(safe) <= _STEM_MAX:
+        return safe
+    digest = hashlib.sha256(conn_id.encode()).hexdigest()[:24]
+    return f"{safe[: _STEM_MAX - 26]}~h{digest}"
 
 
 def newest(*records: TokenRecord | None) -> TokenRecord | None:

@@ -8,6 +8,7 @@ every DAG file that uses them. The hook, HTTP clients and the rest load in ``exe
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from functools import cached_property
@@ -189,26 +190,31 @@ def _percent(value: float | None) -> str:
 class WorkRecord:
     """The work a task instance started at OAC, kept across its tries (not in XCom, which Airflow
     clears at every try): Airflow 3.3's task state store when present, else a Variable named for
-    the task instance."""
+    the task instance (:func:`work_record_variable`).
+
+    A Variable that cannot be read raises: taken for "no record", it would start the work again.
+    """
 
     def __init__(self, context: Context):
         self._store = context.get("task_state_store")
         ti = context["ti"]
-        map_index = getattr(ti, "map_index", -1)
-        self._variable = f"oac_work__{ti.dag_id}__{ti.run_id}__{ti.task_id}__{map_index}"
+        self._variable = work_record_variable(ti.dag_id, ti.run_id, ti.task_id, getattr(ti, "map_index", -1))
 
     def get(self) -> dict[str, Any] | None:
         if self._store is not None:
             value = self._store.get(WORK_RECORD_KEY)
         else:
-            from airflow.providers.common.compat.sdk import Variable
-
-            value = Variable.get(self._variable, default=None, deserialize_json=True)
+            value = _read_json_variable(self._variable)
         return value if isinstance(value, dict) else None
 
     def set(self, **work: Any) -> None:
         if self._store is not None:
             self._store.set(WORK_RECORD_KEY, work)
+            return
+        from airflow_provider_oac.hooks._airflow import in_supervised_process, set_variable
+
+        if in_supervised_process():
+            set_variable(self._variable, json.dumps(work), description=None)
         else:
             from airflow.providers.common.compat.sdk import Variable
 
@@ -218,7 +224,32 @@ class WorkRecord:
         with contextlib.suppress(Exception):
             if self._store is not None:
                 self._store.delete(WORK_RECORD_KEY)
+                return
+            from airflow_provider_oac.hooks._airflow import delete_variable, in_supervised_process
+
+            if in_supervised_process():
+                delete_variable(self._variable)
             else:
                 from airflow.providers.common.compat.sdk import Variable
 
                 Variable.delete(self._variable)
+
+
+def work_record_variable(dag_id: str, run_id: str, task_id: str, map_index: int) -> str:
+    """``oac_work__<dag_id>__<run_id>__<task_id>__<map_index>``; when that is longer than a
+    Variable key may be (250: dag_id and run_id may be 250 each), a readable prefix and a digest
+    of the whole name (stable: every try of the task instance finds the same Variable)."""
+    from airflow_provider_oac.hooks.token_store import fit_variable_key
+
+    return fit_variable_key(f"oac_work__{dag_id}__{run_id}__{task_id}__{map_index}")
+
+
+def _read_json_variable(key: str) -> Any:
+    from airflow_provider_oac.hooks._airflow import get_variable, in_supervised_process
+
+    if in_supervised_process():
+        text = get_variable(key)
+        return None if text is None else json.loads(text)
+    from airflow.providers.common.compat.sdk import Variable
+
+    return Variable.get(key, default=None, deserialize_json=True)

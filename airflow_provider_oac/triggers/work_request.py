@@ -84,8 +84,9 @@ class _PollingTrigger(BaseTrigger):
 
         hook = OACHook(self.oac_conn_id)
         try:
-            await asyncio.to_thread(lambda: hook.config)  # reads the connection (sync SDK call)
-            async with hook.get_async_client() as client:
+            # Reads the connection and the lock connection off the event loop, as this Airflow's
+            # triggerer comms need (OACHook.aget_async_client).
+            async with await hook.aget_async_client() as client:
                 # Triggers that start together (many tasks deferring at once, a triggerer restart)
                 # would poll together at every interval; a random first wait spreads them out.
                 await asyncio.sleep(random.uniform(0, self.poll_interval))  # noqa: S311 - jitter, not a secret

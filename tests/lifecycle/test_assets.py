@@ -7,7 +7,7 @@ import pytest
 from airflow_provider_oac.assets import oac_snapshots_asset
 from airflow_provider_oac.errors import OACConfigError
 from tests.conftest import REPO
-from tests.helpers import login, write_dag
+from tests.helpers import dag_bag, login, write_dag
 
 PASSWORD = "Snapshot-Pa55word!"
 IMPORTS = f"""
@@ -116,9 +116,7 @@ def test_the_asset_of_another_connection_gets_no_snapshot_details(emulator, logg
 
 
 def test_the_example_consumer_dag_is_scheduled_on_the_default_snapshots_asset():
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(REPO / "example_dags" / "oac_snapshot_consumer.py"))
+    bag = dag_bag(REPO / "example_dags" / "oac_snapshot_consumer.py")
     assert not bag.import_errors
     dag = bag.dags["oac_snapshot_consumer"]
     assert list(dag.timetable.asset_condition.objects) == [oac_snapshots_asset()]

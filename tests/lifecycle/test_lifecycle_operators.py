@@ -8,7 +8,7 @@ import time
 import pytest
 
 from airflow_provider_oac.hooks.oac import OACHook
-from tests.helpers import own_login, write_dag
+from tests.helpers import own_login, stored_work_records, write_dag
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
@@ -449,9 +449,6 @@ def test_a_safety_snapshot_name_that_exists_already_fails_before_anything_starts
 def test_a_login_that_dies_during_the_deferred_safety_snapshot_fails_once_and_keeps_the_record(
     emulator, capfd
 ):
-    from airflow.models.task_state_store import TaskStateStoreModel
-    from airflow.utils.session import create_session
-
     make("golden")  # also leaves the task a fresh access token to start with
     emulator.control.configure(work_request_seconds=60)
     # In the trigger, OAC rejects the token (401) and IAM refuses the refresh: the login is gone.
@@ -463,7 +460,6 @@ def test_a_login_that_dies_during_the_deferred_safety_snapshot_fails_once_and_ke
     assert "airflow-oac login" in capfd.readouterr().out
     assert counters(emulator)["restores_started"] == 0
     # OAC carries on with the safety snapshot: after a new login, clearing the task re-attaches to it.
-    with create_session() as session:
-        [record] = session.query(TaskStateStoreModel).filter_by(run_id=run.run_id).all()
-    assert record.key == "oac_work"
-    assert "safety_snapshot" in str(record.value)
+    records = stored_work_records(run, "restore")
+    assert list(records) == ["oac_work"]
+    assert "safety_snapshot" in records["oac_work"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_oac.hooks.token_manager import forget_process_cache
-from tests.helpers import login, write_dag
+from tests.helpers import login, stored_work_records, write_dag
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
@@ -125,12 +125,7 @@ def test_a_login_that_dies_while_deferred_fails_the_task_once_and_keeps_the_work
     assert emulator.control.counters()["snapshots_created"] == 1
     # OAC carries on: the work record stays, so after a new login, clearing the task waits for the
     # same work request instead of starting a second snapshot.
-    from airflow.models.task_state_store import TaskStateStoreModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        keys = [row.key for row in session.query(TaskStateStoreModel).filter_by(run_id=run.run_id)]
-    assert keys == ["oac_work"]
+    assert list(stored_work_records(run, "backup")) == ["oac_work"]
 
 
 def test_a_deferred_sensor_whose_login_dies_fails_once(emulator, capfd, caplog):

@@ -12,7 +12,7 @@ import pytest
 from airflow_provider_oac.hooks.oac import OACHook
 from airflow_provider_oac.hooks.token_manager import forget_process_cache
 from tests.conftest import REPO
-from tests.helpers import login
+from tests.helpers import dag_bag, login
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
@@ -34,12 +34,11 @@ def keep_alive(conn_id: str):
 
 
 def test_the_example_dag_refreshes_once_and_returns_the_new_expiry(emulator):
-    from airflow.dag_processing.dagbag import DagBag
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
 
     login(emulator, "oac_default")
-    dag = DagBag(dag_folder=str(REPO / "example_dags" / "oac_keep_alive.py")).get_dag("oac_keep_alive")
+    dag = dag_bag(REPO / "example_dags" / "oac_keep_alive.py").get_dag("oac_keep_alive")
     run = dag.test()
     assert {ti.task_id: ti.state for ti in run.get_task_instances()} == {"refresh_login": "success"}
     assert emulator.control.counters()["refreshes"] == 1
@@ -57,9 +56,7 @@ def test_the_example_dag_refreshes_once_and_returns_the_new_expiry(emulator):
 def test_the_example_dag_runs_every_12_hours_well_inside_the_7_day_lifetime():
     from datetime import timedelta
 
-    from airflow.dag_processing.dagbag import DagBag
-
-    dag = DagBag(dag_folder=str(REPO / "example_dags" / "oac_keep_alive.py")).get_dag("oac_keep_alive")
+    dag = dag_bag(REPO / "example_dags" / "oac_keep_alive.py").get_dag("oac_keep_alive")
     assert dag.timetable.delta == timedelta(hours=12)
     assert dag.default_args["retries"] >= 1
 

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import pytest
 
 from tests.conftest import REPO
-from tests.helpers import own_login, write_dag
+from tests.helpers import dag_bag, own_login, write_dag
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
@@ -24,9 +24,7 @@ def isolated(tmp_path, monkeypatch, emulator):
 
 
 def example_dag(dag_id: str):
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(REPO / "example_dags"))
+    bag = dag_bag(REPO / "example_dags")
     assert not bag.import_errors, bag.import_errors
     return bag.get_dag(dag_id)
 
