@@ -289,8 +289,10 @@ Written by `make compat` (`scripts/compat.py`); do not edit by hand. Each row is
 floor 1.17 excepted) and the provider installed from its wheel, not editable. See
 [Development](development.md#compatibility-matrix) for what each column runs.
 
-- **unit tests**: `pytest -m "not scheduler and not deployment and not stress"` from a copy of `tests/`
-  (the installed wheel is what is imported; the run stops if not).
+- **unit tests**: `pytest -n 2 -m "not scheduler and not deployment and not stress"` on
+  `tests/{auth,client,emulator,hooks,locks,operators,lifecycle,ui}` (the quick suite without
+  `tests/cli` and `tests/faults`), from a copy of `tests/` (the installed wheel is what is imported;
+  the run stops if not).
 - **deployment**: API server, scheduler (LocalExecutor), DAG processor and triggerer on SQLite, the
   emulator as IAM and OAC. A create waits in the worker, then a restore (deferrable) waits in the
   triggerer, where every access token is expired meanwhile so the trigger refreshes. Passes when both
