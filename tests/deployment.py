@@ -56,6 +56,11 @@ class AirflowDeployment:
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": db_url or f"sqlite:///{home / 'airflow.db'}",
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__PORT": str(self.api_port),
+            # One process, no uvicorn supervisor: with [api] workers > 1 (default 4), uvicorn kills
+            # and restarts a worker that does not answer its health check within 5 s, and on a busy
+            # 2-core machine Airflow 3.0.6's workers never finish importing in time (the API server
+            # never comes up: "Child process [...] died" forever).
+            "AIRFLOW__API__WORKERS": "1",
             "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{self.api_port}",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{self.api_port}/execution/",
             "AIRFLOW__API_AUTH__JWT_SECRET": "deployment-test-jwt-secret-0000000000000000",
