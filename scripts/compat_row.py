@@ -303,7 +303,15 @@ def check_form(deployment: Any) -> dict[str, Any]:
     import requests
 
     started = time.monotonic()
-    response = requests.get(f"http://127.0.0.1:{deployment.api_port}/ui/connections/hook_meta", timeout=60)
+    base = f"http://127.0.0.1:{deployment.api_port}"
+    response = requests.get(f"{base}/ui/connections/hook_meta", timeout=60)
+    if response.status_code == 401:
+        # 3.1+ want a token for /ui even when every user is an admin: the auth manager's own
+        # no-credentials token route (SimpleAuthManager with all admins).
+        token = requests.get(f"{base}/auth/token", timeout=60).json()["access_token"]
+        response = requests.get(
+            f"{base}/ui/connections/hook_meta", headers={"Authorization": f"Bearer {token}"}, timeout=60
+        )
     if not response.ok:
         return result("form", False, f"hook_meta -> {response.status_code}", time.monotonic() - started)
     entries = [e for e in response.json() if e.get("connection_type") == "oac"]
