@@ -334,7 +334,8 @@ def check_form(deployment: Any) -> dict[str, Any]:
         # (providers_manager: "not fully initialized (UI widgets will be missing)"): the form is
         # Airflow's generic one. What is checked then: the type is offered, with its name, and
         # no extra fields are claimed.
-        ok = entry.get("hook_name") == "Oracle Analytics Cloud" and not extra and not standard
+        relabelled = {k: v for k, v in standard.items() if v}
+        ok = entry.get("hook_name") == "Oracle Analytics Cloud" and not extra and not relabelled
         return result(
             "form",
             ok,
