@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import socket
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -203,8 +202,8 @@ class VariableTokenStore:
 def _is_record_of(key: str, conn_id: str, text: str | None) -> bool:
     """Whether the Variable ``key`` holds a token record of ``conn_id`` (of any login)."""
     prefix = f"{VARIABLE_PREFIX}{conn_id}__"
-    if key.startswith(prefix) and re.fullmatch(r"[0-9a-f]{16}", key[len(prefix) :]):
-        return True
+    if key.startswith(prefix) and "__" not in key[len(prefix) :]:
+        return True  # unhashed; "a__b"'s keys start with "a"'s prefix but go on with "b__"
     # A hashed key names its connection only through the digest: the record says which login.
     record = TokenRecord.from_json(text) if text else None
     return record is not None and key == variable_key(conn_id, record.login_key)
