@@ -326,10 +326,10 @@ def check_form(deployment: Any) -> dict[str, Any]:
     hidden = sorted(k for k, v in standard.items() if isinstance(v, dict) and v.get("hidden"))
     host_label = (standard.get("host") or {}).get("title")
     missing = sorted(CONN_FIELDS - names)
-    from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_2_PLUS
+    from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_1_PLUS
 
-    if not AIRFLOW_V_3_2_PLUS and importlib.util.find_spec("wtforms") is None:
-        # Airflow 3.0/3.1 build every provider's extra fields and relabelling from the hook's
+    if not AIRFLOW_V_3_1_PLUS and importlib.util.find_spec("wtforms") is None:
+        # Airflow 3.0 builds every provider's extra fields and relabelling from the hook's
         # widgets, and skip both for every hook when wtforms (the FAB provider) is not installed
         # (providers_manager: "not fully initialized (UI widgets will be missing)"): the form is
         # Airflow's generic one. What is checked then: the type is offered, with its name, and
@@ -339,7 +339,7 @@ def check_form(deployment: Any) -> dict[str, Any]:
         return result(
             "form",
             ok,
-            "type listed; no custom fields: Airflow <3.2 without wtforms/FAB serves none for any provider",
+            "type listed; no custom fields: Airflow 3.0 without wtforms/FAB serves none for any provider",
             time.monotonic() - started,
             hook_name=entry.get("hook_name"),
             extra_keys=sorted(extra),
