@@ -346,7 +346,8 @@ floor 1.17 excepted) and the provider installed from its wheel, not editable. Se
   triggerer, where every access token is expired meanwhile so the trigger refreshes. Passes when both
   tasks succeed, the emulator saw exactly one snapshot POST and one restore POST, and no spent refresh
   token was presented.
-- **form**: the `oac` type's fields as the api-server serves them (`/ui/connections/hook_meta`).
+- **form**: the `oac` type's fields as the api-server serves them (`/ui/connections/hook_meta`); on 3.0
+  without `wtforms` (no FAB provider) Airflow drops every provider's fields: the type listed, generic form.
 - **plugin**: `tests/ui/test_login_routes.py` on that api-server: the `/oac-login` page and its API with
   SimpleAuthManager users logged in through `/auth/token` (the browser test is skipped without Chromium).
 
