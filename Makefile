@@ -5,7 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: all venv test lint typecheck docs dist pytest browser-deps demo emulator lock clean bench faults
+.PHONY: all venv test lint typecheck docs dist pytest browser-deps demo emulator lock clean bench faults \
+	lock-compat compat compat-smoke
 
 all: test
 
@@ -62,8 +63,23 @@ emulator: $(STAMP)
 lock: $(STAMP)
 	$(BIN)/uv pip compile --quiet requirements/dev.in -o requirements/dev.lock --python-version 3.11
 
+# Re-pin the compat matrix (requirements/airflow-3.X.in -> .lock; dates and Pythons in
+# scripts/compat.py ROWS). ROWS=3.0 re-pins one row.
+lock-compat: $(STAMP)
+	$(BIN)/python scripts/compat.py lock
+
+# The compat matrix (docs/compatibility.md): per supported Airflow minor a venv under .venv-compat/
+# with its lock and the provider's wheel, then the unit suite, a real deployment, the connection
+# form and the login plugin page. ROWS=3.0,3.2 picks rows; CHECKS=deployment picks columns.
+compat: $(STAMP)
+	$(BIN)/python scripts/compat.py run
+
+# CI's smoke test: the oldest pair (Airflow 3.0.6, Python 3.12: MWAA), deployment only.
+compat-smoke: $(STAMP)
+	$(BIN)/python scripts/compat.py run --rows 3.0 --checks deployment
+
 clean:
-	rm -rf $(VENV) dist docs/_build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-compat dist docs/_build .pytest_cache .mypy_cache .ruff_cache
 
 # The fault matrix, the secret scan (two real deployments) and the bad-input matrix; writes
 # docs/reliability.md and fails if an invariant broke. make test runs their short forms (tests/faults).

@@ -58,6 +58,7 @@ class AirflowDeployment:
         self.api_port = free_port()
         self.components = components
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._token: str | None = None
         self.env = {
             **{
                 k: v
@@ -73,6 +74,11 @@ class AirflowDeployment:
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": db_url or f"sqlite:///{home / 'airflow.db'}",
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__PORT": str(self.api_port),
+            # One process, no uvicorn supervisor: with [api] workers > 1 (default 4), uvicorn kills
+            # and restarts a worker that does not answer its health check within 5 s, and on a busy
+            # 2-core machine Airflow 3.0.6's workers never finish importing in time (the API server
+            # never comes up: "Child process [...] died" forever).
+            "AIRFLOW__API__WORKERS": "1",
             "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{self.api_port}",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{self.api_port}/execution/",
             "AIRFLOW__API_AUTH__JWT_SECRET": "deployment-test-jwt-secret-0000000000000000",
@@ -164,12 +170,26 @@ class AirflowDeployment:
 
     # --- DAG runs --------------------------------------------------------------------------------------
 
+    def _auth_headers(self) -> dict[str, str]:
+        """Airflow 3.1 wants a token even when every user is an admin: SimpleAuthManager's
+        no-credentials token route gives one then (3.0, 3.2+ also accept no token)."""
+        import requests
+
+        if self._token is None:
+            response = requests.get(f"http://127.0.0.1:{self.api_port}/auth/token", timeout=60)
+            self._token = response.json()["access_token"] if response.ok else ""
+        return {"Authorization": f"Bearer {self._token}"} if self._token else {}
+
     def wait_for_dag(self, dag_id: str, timeout: float = 180) -> None:
         import requests
 
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            response = requests.get(f"http://127.0.0.1:{self.api_port}/api/v2/dags/{dag_id}", timeout=30)
+            response = requests.get(
+                f"http://127.0.0.1:{self.api_port}/api/v2/dags/{dag_id}",
+                headers=self._auth_headers(),
+                timeout=30,
+            )
             if response.ok:
                 return
             time.sleep(1)
@@ -182,7 +202,11 @@ class AirflowDeployment:
         import requests
 
         response = requests.request(
-            method, f"http://127.0.0.1:{self.api_port}/api/v2{path}", timeout=60, **kwargs
+            method,
+            f"http://127.0.0.1:{self.api_port}/api/v2{path}",
+            timeout=60,
+            headers=self._auth_headers(),
+            **kwargs,
         )
         if not response.ok:
             raise RuntimeError(f"{method} {path} -> {response.status_code}: {response.text[:2000]}")
