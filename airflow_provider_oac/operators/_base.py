@@ -248,12 +248,20 @@ class WorkRecord:
         return f"delete the Variable (airflow variables delete {self._variable})"
 
     def get(self) -> dict[str, Any] | None:
-        if self._store is not None:
-            value = self._store.get(WORK_RECORD_KEY)
-        else:
-            from airflow.providers.common.compat.sdk import Variable
+        """The record, None if there is none. A failed read raises (never "none": a retry that
+        took it for none would post again)."""
+        try:
+            if self._store is not None:
+                value = self._store.get(WORK_RECORD_KEY)
+            else:
+                value = _read_variable(self._variable)
+        except Exception as exc:
+            from airflow_provider_oac.hooks._airflow import airflow_exception
 
-            value = Variable.get(self._variable, default=None, deserialize_json=True)
+            raise airflow_exception()(
+                f"Could not read this task's work record in {self.where()} ({_why(exc)}); nothing was sent "
+                "to OAC, and a retry reads it again."
+            ) from None
         return value if isinstance(value, dict) else None
 
     def set(self, **work: Any) -> None:
@@ -272,3 +280,32 @@ class WorkRecord:
                 from airflow.providers.common.compat.sdk import Variable
 
                 Variable.delete(self._variable)
+
+
+def _read_variable(key: str) -> Any:
+    """Variable ``key`` (JSON), None if it does not exist; raises if it cannot be read.
+
+    Not ``Variable.get(key, default=None)``: inside a task the Task SDK answers the default when
+    the API server fails (it logs the error and tries the next secrets backend), and a record read
+    as "none" makes a retry post again. So in a task the read goes to the API server directly
+    (``GetVariable``, the same message on Task SDK 1.0 to 1.3), and only "not found" means none.
+    """
+    from airflow_provider_oac.hooks.token_store import in_supervised_process
+
+    if not in_supervised_process():
+        from airflow.providers.common.compat.sdk import Variable
+
+        return Variable.get(key, default=None, deserialize_json=True)
+    import json
+
+    from airflow.sdk.exceptions import AirflowRuntimeError, ErrorType
+    from airflow.sdk.execution_time.comms import ErrorResponse, GetVariable
+    from airflow.sdk.execution_time.task_runner import SUPERVISOR_COMMS
+
+    answer = SUPERVISOR_COMMS.send(GetVariable(key=key))
+    if isinstance(answer, ErrorResponse):
+        if answer.error == ErrorType.VARIABLE_NOT_FOUND:
+            return None
+        raise AirflowRuntimeError(answer)
+    value = getattr(answer, "value", None)
+    return json.loads(value) if isinstance(value, str) and value else value

@@ -2,7 +2,7 @@
 
 - :class:`FailingStore`: the execution API's task-state-store PUT (Airflow 3.3 keeps the work
   record there) and its Variable PUT for ``oac_work__*`` keys (3.0 to 3.2) answer 503 for the
-  writes a rule picks. dag.test() runs the real task runner against the in-process execution API,
+  writes a rule picks; its Variable GET answers 503 for the reads a rule picks. dag.test() runs the real task runner against the in-process execution API,
   so the task sees the API server's error as a worker would;
 - :func:`run_until_accepted_then_kill` and :func:`retry_in_this_process`: the DAG runs in another
   process, which is SIGKILLed once OAC accepted its POST (OAC holds its answer); the next try of
@@ -40,6 +40,26 @@ class FailingStore:
         self.rules: list[list[Any]] = []
         #: The records whose write was refused.
         self.failed: list[dict[str, Any]] = []
+        #: The last work record written (None: none yet).
+        self.last: dict[str, Any] | None = None
+        self.read_rules: list[list[Any]] = []
+        #: The Variable keys whose read was refused.
+        self.failed_reads: list[str] = []
+
+    def fail_reads(self, prefix: str, while_recorded: Rule, times: int = 1) -> None:
+        """Refuse reads of the Variables whose key starts with ``prefix`` while the last work record
+        written matches ``while_recorded``: the metadata database going down at that step."""
+        self.read_rules.append([prefix, while_recorded, times])
+
+    def _refuse_read(self, key: str) -> bool:
+        if self.last is None:
+            return False
+        for rule in self.read_rules:
+            if rule[2] > 0 and key.startswith(rule[0]) and rule[1](self.last):
+                rule[2] -= 1
+                self.failed_reads.append(key)
+                return True
+        return False
 
     def fail(self, when: Rule, times: int = 1) -> None:
         self.rules.append([when, times])
@@ -51,6 +71,8 @@ class FailingStore:
                 rule[1] -= 1
                 self.failed.append(record)
                 return True
+        if isinstance(record, dict):
+            self.last = record  # written
         return False
 
 
@@ -67,6 +89,12 @@ def failing_store() -> Iterator[FailingStore]:
     class Variable:
         def __getattr__(self, name: str) -> Any:
             return getattr(real_variable, name)
+
+        @staticmethod
+        def get(key: str, *args: Any, **kwargs: Any) -> Any:
+            if store._refuse_read(key):
+                raise HTTPException(503, "injected: the metadata database is unavailable")
+            return real_variable.get(key, *args, **kwargs)
 
         @staticmethod
         def set(key: str, value: Any, **kwargs: Any) -> Any:

@@ -212,3 +212,34 @@ def test_a_worker_killed_after_oac_accepted_the_restore_does_not_post_again(emul
     assert posts(emulator, "/system/actions/restoreSnapshot") == 1
     assert emulator.control.counters()["restores_started"] == 1
     assert state == "failed"
+
+
+def test_a_failed_read_of_the_variable_record_does_not_send_the_restore_again(
+    emulator, failing_store, monkeypatch, capfd
+):
+    """On Airflow 3.0 to 3.2 the record is a Variable. The Task SDK's ``Variable.get(default=...)``
+    answers the default when the API server fails (it logs the error and tries the next secrets
+    backend): read that way, a retry whose record read failed saw no record and posted again."""
+    from airflow_provider_oac.operators._base import WorkRecord
+
+    real_init = WorkRecord.__init__
+
+    def without_task_state_store(self, context):  # as on Airflow 3.0 to 3.2
+        real_init(self, context)
+        self._store = None
+
+    monkeypatch.setattr(WorkRecord, "__init__", without_task_state_store)
+    target = source_snapshot()
+    failing_store.fail_reads("oac_work__", with_id)  # the retry's read of the accepted restore
+    emulator.control.add_fault(f"GET {API}/workRequests/*", "status", status=404, times=1)
+    run = write_dag(
+        "oac_intent_restore_variable_read",
+        f'OACRestoreSnapshotOperator(task_id="oac", snapshot_id={target!r}, password=PASSWORD, poll_interval=0.2)',
+        retries=2,
+        imports=IMPORTS,
+    ).test()
+
+    assert failing_store.failed_reads  # the fault did happen
+    assert emulator.control.counters()["restores_started"] == 1
+    assert tries(run)["oac"] == ("success", 3)  # the failed read failed its try; the next re-attached
+    assert "Could not read this task's work record in the Variable 'oac_work__" in capfd.readouterr().out
