@@ -243,3 +243,25 @@ def test_a_failed_read_of_the_variable_record_does_not_send_the_restore_again(
     assert emulator.control.counters()["restores_started"] == 1
     assert tries(run)["oac"] == ("success", 3)  # the failed read failed its try; the next re-attached
     assert "Could not read this task's work record in the Variable 'oac_work__" in capfd.readouterr().out
+
+
+# --- the way out of a wait by name --------------------------------------------------------------------
+
+
+def test_a_create_that_waited_by_name_in_vain_says_how_to_run_it_again(emulator, capfd):
+    """The intent stays after an unanswered POST, so every new try (a retry, or the task cleared
+    as the message advised) only waits for the name again: the message must say how to get out."""
+    emulator.control.add_fault(f"POST {API}/snapshots", "status", status=500, times=5)  # not acted on
+    run = write_dag(
+        "oac_intent_wait_in_vain",
+        'OACCreateSnapshotOperator(task_id="oac", name="never", password=PASSWORD, poll_interval=0.2, timeout=1)',
+        retries=0,
+        imports=IMPORTS,
+    ).test()
+
+    assert tries(run)["oac"][0] == "failed"
+    assert emulator.control.snapshots() == [] and posts(emulator, "/snapshots") == 0
+    out = capfd.readouterr().out
+    assert "no second request was sent" in out
+    assert "running the task again only waits again" in out
+    assert "state-store/oac_work" in out  # how to delete the record
