@@ -202,16 +202,22 @@ class WorkRecord:
         map_index = getattr(ti, "map_index", -1)
         self._variable = f"oac_work__{ti.dag_id}__{ti.run_id}__{ti.task_id}__{map_index}"
 
-    def intend(self, action: str, **work: Any) -> None:
+    def intend(self, action: str, *, undo: Any = None, **work: Any) -> None:
         """Persist before acting: record ``work`` without a work request id BEFORE the POST, so a
         retry after a lost answer, a failed record write or a killed worker finds it and never
         posts again. If this write fails, nothing is sent: the try fails and the retry starts
-        cleanly. ``action`` names the request for the message, e.g. ``"create snapshot 'x'"``."""
+        cleanly. ``action`` names the request for the message, e.g. ``"create snapshot 'x'"``;
+        ``undo`` puts back the record from before (default: delete it) should the failed write
+        have been stored all the same."""
         try:
             self.set(**work, work_request_id=None)
         except Exception as exc:
             from airflow_provider_oac.hooks._airflow import airflow_exception
 
+            # The write may have been stored all the same (the API server committed, then failed or
+            # its answer was lost): a retry would take that intent for a POST sent. Nothing was sent.
+            with contextlib.suppress(Exception):
+                (undo or self.clear)()
             raise airflow_exception()(
                 f"Could not record the intent to {action} in {self.where()} ({_why(exc)}); nothing was "
                 "sent to OAC, so a retry starts cleanly."

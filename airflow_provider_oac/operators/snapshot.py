@@ -561,6 +561,7 @@ class OACRestoreSnapshotOperator(OACBaseOperator):
         # send the restore again (OAC has no call to list work requests to look for it).
         record.intend(
             f"restore snapshot {target}",
+            undo=lambda: self._forget_restore_intent(record, target, safety_name, safety_snapshot_id),
             operation="restore",
             snapshot_id=target,
             safety_snapshot_id=safety_snapshot_id,

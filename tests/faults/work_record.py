@@ -61,16 +61,23 @@ class FailingStore:
                 return True
         return False
 
-    def fail(self, when: Rule, times: int = 1) -> None:
-        self.rules.append([when, times])
+    def fail(self, when: Rule, times: int = 1, *, after_write: bool = False) -> None:
+        """Refuse the writes ``when`` picks; with ``after_write`` the write is done first and only
+        the answer is an error (the API server committed, then failed or timed out)."""
+        self.rules.append([when, times, after_write])
 
-    def _refuse(self, value: str) -> bool:
+    def _refuse(self, value: str, write: Callable[[], Any]) -> bool:
+        """Whether to answer 503 to this write; ``write`` does it (called unless refused before)."""
         record = json.loads(value)
         for rule in self.rules:
             if rule[1] > 0 and isinstance(record, dict) and rule[0](record):
                 rule[1] -= 1
                 self.failed.append(record)
+                if rule[2]:
+                    write()
+                    self.last = record
                 return True
+        write()
         if isinstance(record, dict):
             self.last = record  # written
         return False
@@ -98,9 +105,11 @@ def failing_store() -> Iterator[FailingStore]:
 
         @staticmethod
         def set(key: str, value: Any, **kwargs: Any) -> Any:
-            if key.startswith("oac_work__") and isinstance(value, str) and store._refuse(value):
+            if not (key.startswith("oac_work__") and isinstance(value, str)):
+                return real_variable.set(key=key, value=value, **kwargs)
+            if store._refuse(value, lambda: real_variable.set(key=key, value=value, **kwargs)):
                 raise HTTPException(503, "injected: the metadata database is unavailable")
-            return real_variable.set(key=key, value=value, **kwargs)
+            return None
 
     class Backend:
         def __init__(self, backend: Any):
@@ -110,9 +119,16 @@ def failing_store() -> Iterator[FailingStore]:
             return getattr(self._backend, name)
 
         def set(self, scope: Any, key: str, value: str, **kwargs: Any) -> Any:
-            if store._refuse(value):
+            def write() -> None:
+                # In its own committed session: the route's own is rolled back by the 503.
+                from airflow.utils.session import create_session
+
+                with create_session() as session:
+                    self._backend.set(scope, key, value, **{**kwargs, "session": session})
+
+            if store._refuse(value, write):
                 raise HTTPException(503, "injected: the metadata database is unavailable")
-            return self._backend.set(scope, key, value, **kwargs)
+            return None
 
     route.get_state_backend = lambda: Backend(real())  # type: ignore[assignment]
     variables_route.Variable = Variable()  # type: ignore[assignment, misc]

@@ -265,3 +265,46 @@ def test_a_create_that_waited_by_name_in_vain_says_how_to_run_it_again(emulator,
     assert "no second request was sent" in out
     assert "running the task again only waits again" in out
     assert "state-store/oac_work" in out  # how to delete the record
+
+
+def test_an_intent_write_whose_answer_fails_does_not_block_the_retry(emulator, failing_store):
+    """The API server stored the intent, then answered 503 (or its answer was lost): the try
+    fails saying nothing was sent, so the retry must not find that intent and refuse ("OAC may be
+    restoring it now") a restore that was never sent."""
+    target = source_snapshot()
+    failing_store.fail(work_record.intent, after_write=True)
+    run = write_dag(
+        "oac_intent_committed_then_503",
+        f'OACRestoreSnapshotOperator(task_id="oac", snapshot_id={target!r}, password=PASSWORD, poll_interval=0.2)',
+        retries=1,
+        imports=IMPORTS,
+    ).test()
+
+    assert failing_store.failed  # the fault did happen
+    assert emulator.control.counters()["restores_started"] == 1  # by the retry
+    assert tries(run)["oac"] == ("success", 2)
+
+
+def test_a_failed_restore_intent_write_after_the_safety_snapshot_keeps_the_safety_record(
+    emulator, failing_store
+):
+    """Undoing that intent puts back the safety snapshot's record, so the retry restores without
+    taking (or refusing over) a second safety snapshot."""
+    target = source_snapshot()
+    failing_store.fail(lambda r: r.get("operation") == "restore" and work_record.intent(r), after_write=True)
+    run = write_dag(
+        "oac_intent_restore_after_safety_503",
+        f"""
+        OACRestoreSnapshotOperator(
+            task_id="oac", snapshot_id={target!r}, password=PASSWORD, poll_interval=0.2,
+            safety_snapshot_name="before-restore",
+        )
+        """,
+        retries=1,
+        imports=IMPORTS,
+    ).test()
+
+    assert failing_store.failed
+    assert [s["name"] for s in emulator.control.snapshots()].count("before-restore") == 1
+    assert emulator.control.counters()["restores_started"] == 1
+    assert tries(run)["oac"] == ("success", 2)
