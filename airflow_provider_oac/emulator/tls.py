@@ -88,6 +88,8 @@ class TLSFront:
     def __init__(self, emulator: EmulatorServer):
         self.emulator = emulator
         self.break_handshakes = 0
+        #: TCP connections accepted so far (tests check that a client reused one).
+        self.connections = 0
         self._dir: Path | None = None
         self._listener: socket.socket | None = None
         self._thread: threading.Thread | None = None
@@ -168,6 +170,8 @@ class TLSFront:
                 continue
             except OSError:
                 return
+            with self._lock:
+                self.connections += 1
             threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 
     def _take_handshake_break(self) -> bool:
