@@ -308,3 +308,28 @@ def test_a_failed_restore_intent_write_after_the_safety_snapshot_keeps_the_safet
     assert [s["name"] for s in emulator.control.snapshots()].count("before-restore") == 1
     assert emulator.control.counters()["restores_started"] == 1
     assert tries(run)["oac"] == ("success", 2)
+
+
+def test_a_register_with_a_bad_bucket_fails_before_any_call_and_records_no_intent(
+    emulator, failing_store, capfd
+):
+    """Like create, register checks its storage request before the if_exists lookup: a bad bucket
+    used to fail only inside the POST call, after a list call and after the intent was written."""
+    requests_before = emulator.control.counters()["oac_requests"]
+    run = write_dag(
+        "oac_intent_register_bad_bucket",
+        """
+        OACRegisterSnapshotOperator(
+            task_id="oac", name="imported", bar_uri="file:///exports/x.bar", bucket="bad bucket!",
+            poll_interval=0.2,
+        )
+        """,
+        retries=2,
+        imports=IMPORTS
+        + "from airflow_provider_oac.operators.lifecycle import OACRegisterSnapshotOperator\n",
+    ).test()
+
+    assert tries(run)["oac"] == ("failed", 1)  # bad input: no retries
+    assert "is not an OCI bucket name" in capfd.readouterr().out
+    assert emulator.control.counters()["oac_requests"] == requests_before
+    assert failing_store.last is None  # no intent was written
