@@ -194,3 +194,35 @@ def test_a_broken_answer_on_a_reused_connection_counts_as_sent(emulator, front, 
     assert errors[0] is None and errors[1] is not None
     assert errors[1].request_sent is True, errors[1]
     assert arrived(emulator) == 2
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_handshake_that_times_out_counts_as_not_sent(emulator, front, transport):
+    """urllib3 reports a TLS handshake timeout as a read timeout: it must not count as sent (a
+    restore would fail for good, 'OAC may have started it', for a request that never left)."""
+    front.stall_handshakes = 1
+    request = device_request(front)
+    try:
+        if transport == "requests":
+            import requests
+
+            with requests.Session() as session:
+                send(session, request, timeout=(1, 1), verify=front.ca_file)
+        else:
+            import httpx
+
+            from airflow_provider_oac.client.aio import _ssl_context
+
+            async def go():
+                async with httpx.AsyncClient(verify=_ssl_context(front.ca_file)) as client:
+                    await asend(client, request, timeout=(1, 1))
+
+            asyncio.run(go())
+    except OACTransportError as exc:
+        error: OACTransportError | None = exc
+    else:
+        error = None
+
+    assert arrived(emulator) == 0
+    assert error is not None
+    assert error.request_sent is False, error
