@@ -557,6 +557,9 @@ class OACRestoreSnapshotOperator(OACBaseOperator):
         from airflow_provider_oac.errors import OACError, OACOutcomeUnknownError
         from airflow_provider_oac.hooks._airflow import fail_exception
 
+        # The access token first (a restore by id makes no OAC call before its POST): a refresh that
+        # fails, or a kill while it waits for the refresh lock, must come before the intent.
+        self.hook.get_access_token()
         # Persist before acting: a retry that finds this intent without a work request id refuses to
         # send the restore again (OAC has no call to list work requests to look for it).
         record.intend(

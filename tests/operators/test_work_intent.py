@@ -333,3 +333,30 @@ def test_a_register_with_a_bad_bucket_fails_before_any_call_and_records_no_inten
     assert "is not an OCI bucket name" in capfd.readouterr().out
     assert emulator.control.counters()["oac_requests"] == requests_before
     assert failing_store.last is None  # no intent was written
+
+
+def test_a_restore_whose_token_refresh_fails_before_the_post_is_not_refused_as_sent(
+    emulator, tmp_path, monkeypatch, capfd
+):
+    """A restore by id makes no OAC call before its POST, so its access token used to be fetched
+    after the intent was written: a refresh that failed there (here the host's token state
+    directory is unusable) left an intent for a restore never sent, and the retry refused it."""
+    from airflow_provider_oac.hooks.token_manager import forget_process_cache
+    from tests.helpers import login
+
+    target = source_snapshot()
+    emulator.control.configure(access_token_ttl=1)  # every access token needs a refresh at once
+    login(emulator, "oac_default")
+    (tmp_path / "not-a-dir").write_text("")
+    monkeypatch.setenv("AIRFLOW_PROVIDER_OAC_STATE_DIR", str(tmp_path / "not-a-dir" / "state"))
+    forget_process_cache()
+    run = write_dag(
+        "oac_intent_restore_refresh_fails",
+        f'OACRestoreSnapshotOperator(task_id="oac", snapshot_id={target!r}, password=PASSWORD, poll_interval=0.2)',
+        retries=1,
+        imports=IMPORTS,
+    ).test()
+
+    assert emulator.control.counters()["restores_started"] == 0
+    assert tries(run)["oac"][0] == "failed"
+    assert "An earlier try of this task sent the restore" not in capfd.readouterr().out
