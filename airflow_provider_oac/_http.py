@@ -146,8 +146,9 @@ def send(
         )
     except requests.exceptions.ConnectTimeout:
         raise _failure(request, _CONNECT_TIMEOUT) from None
-    except requests.exceptions.Timeout:
-        raise _failure(request, _READ_TIMEOUT) from None
+    except requests.exceptions.Timeout as exc:
+        # urllib3 reports a TLS handshake that timed out as a read timeout: nothing was sent.
+        raise _failure(request, _HANDSHAKE_TIMEOUT if _in_handshake(exc) else _READ_TIMEOUT) from None
     except requests.exceptions.SSLError as exc:
         raise _tls_failure(request, exc) from None
     except requests.exceptions.ConnectionError as exc:
@@ -199,13 +200,14 @@ async def asend(
 
 _CONNECT_TIMEOUT = "Timed out connecting to {origin}."
 _READ_TIMEOUT = "No answer from {origin} within the timeout."
+_HANDSHAKE_TIMEOUT = "The TLS handshake with {origin} timed out."
 
 
 def _failure(request: HTTPRequest, template: str, *, sent: bool | None = None) -> OACTransportError:
     """The transport error for ``request``; ``sent`` says whether the server may have received it
     (a connect timeout never sent it; a read timeout may have)."""
     message = template.format(origin=_origin(request.url))
-    if template in (_CONNECT_TIMEOUT, _READ_TIMEOUT):
+    if template in (_CONNECT_TIMEOUT, _HANDSHAKE_TIMEOUT, _READ_TIMEOUT):
         return OACTimeoutError(
             message, method=request.method, url=request.url, request_sent=template == _READ_TIMEOUT
         )

@@ -8,7 +8,8 @@ injected where a plain-HTTP emulator cannot have them.
   the answer, writes bytes that are no TLS record (or closes the TCP connection without a TLS
   close) — a server or middlebox that broke its TLS answer after the request was read.
 - :attr:`TLSFront.break_handshakes`: the next N connections get garbage instead of the server's
-  handshake (nothing is sent to the emulator).
+  handshake (nothing is sent to the emulator); :attr:`TLSFront.stall_handshakes`: the next N get
+  no answer to their ClientHello (the handshake times out).
 
 Only loopback; the certificate's key lives in a temporary directory removed at :meth:`stop`.
 Needs ``cryptography`` (Airflow installs it).
@@ -88,6 +89,10 @@ class TLSFront:
     def __init__(self, emulator: EmulatorServer):
         self.emulator = emulator
         self.break_handshakes = 0
+        #: The next N connections get no answer to their ClientHello (a handshake that times out).
+        self.stall_handshakes = 0
+        #: TCP connections accepted so far (tests check that a client reused one).
+        self.connections = 0
         self._dir: Path | None = None
         self._listener: socket.socket | None = None
         self._thread: threading.Thread | None = None
@@ -168,6 +173,8 @@ class TLSFront:
                 continue
             except OSError:
                 return
+            with self._lock:
+                self.connections += 1
             threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 
     def _take_handshake_break(self) -> bool:
@@ -177,10 +184,22 @@ class TLSFront:
                 return True
             return False
 
+    def _take_handshake_stall(self) -> bool:
+        with self._lock:
+            if self.stall_handshakes > 0:
+                self.stall_handshakes -= 1
+                return True
+            return False
+
     def _serve(self, raw: socket.socket) -> None:
         with contextlib.ExitStack() as stack:
             stack.enter_context(raw)
             raw.settimeout(30)
+            if self._take_handshake_stall():
+                with contextlib.suppress(OSError):
+                    raw.recv(_CHUNK)  # the ClientHello, never answered
+                    self._stopping.wait(10)
+                return
             if self._take_handshake_break():
                 with contextlib.suppress(OSError):
                     raw.recv(_CHUNK)  # the ClientHello

@@ -232,16 +232,22 @@ class WorkRecord:
         ti = context["ti"]
         self._variable = work_record_variable(ti.dag_id, ti.run_id, ti.task_id, getattr(ti, "map_index", -1))
 
-    def intend(self, action: str, **work: Any) -> None:
+    def intend(self, action: str, *, undo: Any = None, **work: Any) -> None:
         """Persist before acting: record ``work`` without a work request id BEFORE the POST, so a
         retry after a lost answer, a failed record write or a killed worker finds it and never
         posts again. If this write fails, nothing is sent: the try fails and the retry starts
-        cleanly. ``action`` names the request for the message, e.g. ``"create snapshot 'x'"``."""
+        cleanly. ``action`` names the request for the message, e.g. ``"create snapshot 'x'"``;
+        ``undo`` puts back the record from before (default: delete it) should the failed write
+        have been stored all the same."""
         try:
             self.set(**work, work_request_id=None)
         except Exception as exc:
             from airflow_provider_oac.hooks._airflow import airflow_exception
 
+            # The write may have been stored all the same (the API server committed, then failed or
+            # its answer was lost): a retry would take that intent for a POST sent. Nothing was sent.
+            with contextlib.suppress(Exception):
+                (undo or self.clear)()
             raise airflow_exception()(
                 f"Could not record the intent to {action} in {self.where()} ({_why(exc)}); nothing was "
                 "sent to OAC, so a retry starts cleanly."
@@ -278,10 +284,20 @@ class WorkRecord:
         return f"delete the Variable (airflow variables delete {self._variable})"
 
     def get(self) -> dict[str, Any] | None:
-        if self._store is not None:
-            value = self._store.get(WORK_RECORD_KEY)
-        else:
-            value = _read_json_variable(self._variable)
+        """The record, None if there is none. A failed read raises (never "none": a retry that
+        took it for none would post again)."""
+        try:
+            if self._store is not None:
+                value = self._store.get(WORK_RECORD_KEY)
+            else:
+                value = _read_json_variable(self._variable)
+        except Exception as exc:
+            from airflow_provider_oac.hooks._airflow import airflow_exception
+
+            raise airflow_exception()(
+                f"Could not read this task's work record in {self.where()} ({_why(exc)}); nothing was sent "
+                "to OAC, and a retry reads it again."
+            ) from None
         return value if isinstance(value, dict) else None
 
     def set(self, **work: Any) -> None:

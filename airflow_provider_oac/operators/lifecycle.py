@@ -84,6 +84,14 @@ class OACRegisterSnapshotOperator(SnapshotMakingOperator):
             warning = existing_password_warning(validate_password(self.password, "password"), "password")
             if warning:
                 self.log.warning("%s", warning)
+        # The storage request is built now, as for a create: a bad bucket fails before the
+        # if_exists lookup and before the intent is recorded.
+        self.hook.storage_spec(
+            self.bucket,
+            storage_auth_type=self.storage_auth_type,
+            bucket_namespace=self.bucket_namespace,
+            bucket_region=self.bucket_region,
+        ).to_json()
         return name
 
     def post(self, name: str) -> Accepted:

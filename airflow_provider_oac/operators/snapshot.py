@@ -72,6 +72,13 @@ class SnapshotMakingOperator(OACBaseOperator):
             return self._announce(
                 context, self._appeared(context, event["snapshot_name"], event["snapshot_id"])
             )
+        if event and event.get("snapshot_name") and event.get("status") != OUTCOME_SUCCEEDED:
+            # The deferred wait by name ended without the snapshot: the record (the intent) stays,
+            # so say how to get out of waiting again.
+            event = {
+                **event,
+                "message": f"{event.get('message') or 'No snapshot appeared.'} {self._way_out(context)}",
+            }
         # Failures of either wait: base rules (a dead login fails for good; else the record stays,
         # so a retry waits again instead of posting again).
         return self._announce(context, super().execute_complete(context, event))
@@ -180,8 +187,17 @@ class SnapshotMakingOperator(OACBaseOperator):
             if snapshots:
                 return self._appeared(context, name, snapshots[0].id)
             if time.monotonic() >= deadline:
-                raise OACError(unanswered_request_message(self.operation, name))
+                raise OACError(f"{unanswered_request_message(self.operation, name)} {self._way_out(context)}")
             time.sleep(self.poll_interval)
+
+    def _way_out(self, context: Context) -> str:
+        """How to run the work again on purpose: the recorded intent makes every new try (a retry
+        or a cleared task) wait for the snapshot again instead of posting."""
+        record = self.work_record(context)
+        return (
+            "Until this task's work record is deleted, running the task again only waits again: if OAC "
+            f"shows no such snapshot, {record.how_to_clear(context['ti'])}, then clear the task."
+        )
 
     def _appeared(self, context: Context, name: str, snapshot_id: str) -> str:
         """The wait for an unanswered request's snapshot is over: nothing left to re-attach to."""
@@ -431,7 +447,7 @@ class OACRestoreSnapshotOperator(OACBaseOperator):
         if previous:
             work_request_id = previous.get("work_request_id")
             if work_request_id is None:  # intent only: no answer, a failed record write or a dead worker
-                return self._safety_done(context, record, name, target, self._await_safety(name))
+                return self._safety_done(context, record, name, target, self._await_safety(context, name))
             self.log.info(
                 "Re-attaching to safety snapshot work request %s from an earlier try.", work_request_id
             )
@@ -453,7 +469,7 @@ class OACRestoreSnapshotOperator(OACBaseOperator):
                 accepted = self.hook.create_snapshot(name, self.password)
             except OACOutcomeUnknownError as exc:
                 self.log.warning("%s Waiting for a snapshot named %r instead of posting again.", exc, name)
-                return self._safety_done(context, record, name, target, self._await_safety(name))
+                return self._safety_done(context, record, name, target, self._await_safety(context, name))
             except OACError:
                 record.clear()  # OAC answered no, or never got it: nothing to wait for
                 raise
@@ -494,7 +510,7 @@ class OACRestoreSnapshotOperator(OACBaseOperator):
             )
         return snapshot.id
 
-    def _await_safety(self, name: str) -> str:
+    def _await_safety(self, context: Context, name: str) -> str:
         import time
 
         from airflow_provider_oac.errors import OACError
@@ -507,7 +523,10 @@ class OACRestoreSnapshotOperator(OACBaseOperator):
             if time.monotonic() >= deadline:
                 raise OACError(
                     f"OAC gave no answer to the request to take safety snapshot {name!r} and no snapshot of "
-                    "that name appeared in time; the restore was not started and no second request was sent."
+                    "that name appeared in time; the restore was not started and no second request was sent. "
+                    "Until this task's work record is deleted, running the task again only waits again: if OAC "
+                    f"shows no such snapshot, {self.work_record(context).how_to_clear(context['ti'])}, then "
+                    "clear the task."
                 )
             time.sleep(self.poll_interval)
 
@@ -563,10 +582,14 @@ class OACRestoreSnapshotOperator(OACBaseOperator):
         from airflow_provider_oac.errors import OACError, OACOutcomeUnknownError
         from airflow_provider_oac.hooks._airflow import fail_exception
 
+        # The access token first (a restore by id makes no OAC call before its POST): a refresh that
+        # fails, or a kill while it waits for the refresh lock, must come before the intent.
+        self.hook.get_access_token()
         # Persist before acting: a retry that finds this intent without a work request id refuses to
         # send the restore again (OAC has no call to list work requests to look for it).
         record.intend(
             f"restore snapshot {target}",
+            undo=lambda: self._forget_restore_intent(record, target, safety_name, safety_snapshot_id),
             operation="restore",
             snapshot_id=target,
             safety_snapshot_id=safety_snapshot_id,

@@ -151,3 +151,78 @@ def _snapshot(emulator) -> str:
         accepted = client.create_snapshot("tls-source", "Restore-Pa55word", SnapshotStorageSpec("b"))
         work_request = client.wait_for_work_request(accepted.work_request_id, poll_interval=0.1)
         return client.find_created_snapshot("tls-source", work_request).id
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("action", ["tls_garbage_after_request", "tls_close_after_request"])
+def test_a_broken_answer_on_a_reused_connection_counts_as_sent(emulator, front, transport, action):
+    """The handshake happened for an earlier request on the pooled connection: the failing request
+    has no handshake of its own, and its broken answer must still count as sent."""
+    request = device_request(front)
+    errors: list[OACTransportError | None] = []
+    if transport == "requests":
+        import requests
+
+        with requests.Session() as session:
+            for arm in (False, True):
+                if arm:
+                    emulator.control.add_fault(DEVICE, action)
+                try:
+                    send(session, request, timeout=(5, 5), verify=front.ca_file)
+                    errors.append(None)
+                except OACTransportError as exc:
+                    errors.append(exc)
+    else:
+        import httpx
+
+        from airflow_provider_oac.client.aio import _ssl_context
+
+        async def go():
+            async with httpx.AsyncClient(verify=_ssl_context(front.ca_file)) as client:
+                for arm in (False, True):
+                    if arm:
+                        emulator.control.add_fault(DEVICE, action)
+                    try:
+                        await asend(client, request, timeout=(5, 5))
+                        errors.append(None)
+                    except OACTransportError as exc:
+                        errors.append(exc)
+
+        asyncio.run(go())
+
+    assert front.connections == 1  # the second request reused the first one's TLS connection
+    assert errors[0] is None and errors[1] is not None
+    assert errors[1].request_sent is True, errors[1]
+    assert arrived(emulator) == 2
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_handshake_that_times_out_counts_as_not_sent(emulator, front, transport):
+    """urllib3 reports a TLS handshake timeout as a read timeout: it must not count as sent (a
+    restore would fail for good, 'OAC may have started it', for a request that never left)."""
+    front.stall_handshakes = 1
+    request = device_request(front)
+    try:
+        if transport == "requests":
+            import requests
+
+            with requests.Session() as session:
+                send(session, request, timeout=(1, 1), verify=front.ca_file)
+        else:
+            import httpx
+
+            from airflow_provider_oac.client.aio import _ssl_context
+
+            async def go():
+                async with httpx.AsyncClient(verify=_ssl_context(front.ca_file)) as client:
+                    await asend(client, request, timeout=(1, 1))
+
+            asyncio.run(go())
+    except OACTransportError as exc:
+        error: OACTransportError | None = exc
+    else:
+        error = None
+
+    assert arrived(emulator) == 0
+    assert error is not None
+    assert error.request_sent is False, error

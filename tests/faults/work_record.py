@@ -2,7 +2,7 @@
 
 - :class:`FailingStore`: the execution API's task-state-store PUT (Airflow 3.3 keeps the work
   record there) and its Variable PUT for ``oac_work__*`` keys (3.0 to 3.2) answer 503 for the
-  writes a rule picks. dag.test() runs the real task runner against the in-process execution API,
+  writes a rule picks; its Variable GET answers 503 for the reads a rule picks. dag.test() runs the real task runner against the in-process execution API,
   so the task sees the API server's error as a worker would;
 - :func:`run_until_accepted_then_kill` and :func:`retry_in_this_process`: the DAG runs in another
   process, which is SIGKILLed once OAC accepted its POST (OAC holds its answer); the next try of
@@ -40,17 +40,46 @@ class FailingStore:
         self.rules: list[list[Any]] = []
         #: The records whose write was refused.
         self.failed: list[dict[str, Any]] = []
+        #: The last work record written (None: none yet).
+        self.last: dict[str, Any] | None = None
+        self.read_rules: list[list[Any]] = []
+        #: The Variable keys whose read was refused.
+        self.failed_reads: list[str] = []
 
-    def fail(self, when: Rule, times: int = 1) -> None:
-        self.rules.append([when, times])
+    def fail_reads(self, prefix: str, while_recorded: Rule, times: int = 1) -> None:
+        """Refuse reads of the Variables whose key starts with ``prefix`` while the last work record
+        written matches ``while_recorded``: the metadata database going down at that step."""
+        self.read_rules.append([prefix, while_recorded, times])
 
-    def _refuse(self, value: str) -> bool:
+    def _refuse_read(self, key: str) -> bool:
+        if self.last is None:
+            return False
+        for rule in self.read_rules:
+            if rule[2] > 0 and key.startswith(rule[0]) and rule[1](self.last):
+                rule[2] -= 1
+                self.failed_reads.append(key)
+                return True
+        return False
+
+    def fail(self, when: Rule, times: int = 1, *, after_write: bool = False) -> None:
+        """Refuse the writes ``when`` picks; with ``after_write`` the write is done first and only
+        the answer is an error (the API server committed, then failed or timed out)."""
+        self.rules.append([when, times, after_write])
+
+    def _refuse(self, value: str, write: Callable[[], Any]) -> bool:
+        """Whether to answer 503 to this write; ``write`` does it (called unless refused before)."""
         record = json.loads(value)
         for rule in self.rules:
             if rule[1] > 0 and isinstance(record, dict) and rule[0](record):
                 rule[1] -= 1
                 self.failed.append(record)
+                if rule[2]:
+                    write()
+                    self.last = record
                 return True
+        write()
+        if isinstance(record, dict):
+            self.last = record  # written
         return False
 
 
@@ -69,10 +98,18 @@ def failing_store() -> Iterator[FailingStore]:
             return getattr(real_variable, name)
 
         @staticmethod
-        def set(key: str, value: Any, **kwargs: Any) -> Any:
-            if key.startswith("oac_work__") and isinstance(value, str) and store._refuse(value):
+        def get(key: str, *args: Any, **kwargs: Any) -> Any:
+            if store._refuse_read(key):
                 raise HTTPException(503, "injected: the metadata database is unavailable")
-            return real_variable.set(key=key, value=value, **kwargs)
+            return real_variable.get(key, *args, **kwargs)
+
+        @staticmethod
+        def set(key: str, value: Any, **kwargs: Any) -> Any:
+            if not (key.startswith("oac_work__") and isinstance(value, str)):
+                return real_variable.set(key=key, value=value, **kwargs)
+            if store._refuse(value, lambda: real_variable.set(key=key, value=value, **kwargs)):
+                raise HTTPException(503, "injected: the metadata database is unavailable")
+            return None
 
     class Backend:
         def __init__(self, backend: Any):
@@ -82,9 +119,16 @@ def failing_store() -> Iterator[FailingStore]:
             return getattr(self._backend, name)
 
         def set(self, scope: Any, key: str, value: str, **kwargs: Any) -> Any:
-            if store._refuse(value):
+            def write() -> None:
+                # In its own committed session: the route's own is rolled back by the 503.
+                from airflow.utils.session import create_session
+
+                with create_session() as session:
+                    self._backend.set(scope, key, value, **{**kwargs, "session": session})
+
+            if store._refuse(value, write):
                 raise HTTPException(503, "injected: the metadata database is unavailable")
-            return self._backend.set(scope, key, value, **kwargs)
+            return None
 
     route.get_state_backend = lambda: Backend(real())  # type: ignore[assignment]
     variables_route.Variable = Variable()  # type: ignore[assignment, misc]

@@ -223,6 +223,8 @@ def test_a_deferred_create_without_answer_or_snapshot_fails_and_never_posts_agai
     out = capfd.readouterr().out
     assert "no snapshot of that name appeared in time; no second request was sent" in out
     assert out.count("the triggerer waits for a snapshot named 'no-answer'") == 2
+    assert "running the task again only waits again" in out  # and how to delete the record:
+    assert "state-store/oac_work" in out
 
 
 @pytest.mark.parametrize(

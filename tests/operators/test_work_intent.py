@@ -212,3 +212,151 @@ def test_a_worker_killed_after_oac_accepted_the_restore_does_not_post_again(emul
     assert posts(emulator, "/system/actions/restoreSnapshot") == 1
     assert emulator.control.counters()["restores_started"] == 1
     assert state == "failed"
+
+
+def test_a_failed_read_of_the_variable_record_does_not_send_the_restore_again(
+    emulator, failing_store, monkeypatch, capfd
+):
+    """On Airflow 3.0 to 3.2 the record is a Variable. The Task SDK's ``Variable.get(default=...)``
+    answers the default when the API server fails (it logs the error and tries the next secrets
+    backend): read that way, a retry whose record read failed saw no record and posted again."""
+    from airflow_provider_oac.operators._base import WorkRecord
+
+    real_init = WorkRecord.__init__
+
+    def without_task_state_store(self, context):  # as on Airflow 3.0 to 3.2
+        real_init(self, context)
+        self._store = None
+
+    monkeypatch.setattr(WorkRecord, "__init__", without_task_state_store)
+    target = source_snapshot()
+    failing_store.fail_reads("oac_work__", with_id)  # the retry's read of the accepted restore
+    emulator.control.add_fault(f"GET {API}/workRequests/*", "status", status=404, times=1)
+    run = write_dag(
+        "oac_intent_restore_variable_read",
+        f'OACRestoreSnapshotOperator(task_id="oac", snapshot_id={target!r}, password=PASSWORD, poll_interval=0.2)',
+        retries=2,
+        imports=IMPORTS,
+    ).test()
+
+    assert failing_store.failed_reads  # the fault did happen
+    assert emulator.control.counters()["restores_started"] == 1
+    assert tries(run)["oac"] == ("success", 3)  # the failed read failed its try; the next re-attached
+    assert "Could not read this task's work record in the Variable 'oac_work__" in capfd.readouterr().out
+
+
+# --- the way out of a wait by name --------------------------------------------------------------------
+
+
+def test_a_create_that_waited_by_name_in_vain_says_how_to_run_it_again(emulator, capfd):
+    """The intent stays after an unanswered POST, so every new try (a retry, or the task cleared
+    as the message advised) only waits for the name again: the message must say how to get out."""
+    emulator.control.add_fault(f"POST {API}/snapshots", "status", status=500, times=5)  # not acted on
+    run = write_dag(
+        "oac_intent_wait_in_vain",
+        'OACCreateSnapshotOperator(task_id="oac", name="never", password=PASSWORD, poll_interval=0.2, timeout=1)',
+        retries=0,
+        imports=IMPORTS,
+    ).test()
+
+    assert tries(run)["oac"][0] == "failed"
+    assert emulator.control.snapshots() == [] and posts(emulator, "/snapshots") == 0
+    out = capfd.readouterr().out
+    assert "no second request was sent" in out
+    assert "running the task again only waits again" in out
+    assert "state-store/oac_work" in out  # how to delete the record
+
+
+def test_an_intent_write_whose_answer_fails_does_not_block_the_retry(emulator, failing_store):
+    """The API server stored the intent, then answered 503 (or its answer was lost): the try
+    fails saying nothing was sent, so the retry must not find that intent and refuse ("OAC may be
+    restoring it now") a restore that was never sent."""
+    target = source_snapshot()
+    failing_store.fail(work_record.intent, after_write=True)
+    run = write_dag(
+        "oac_intent_committed_then_503",
+        f'OACRestoreSnapshotOperator(task_id="oac", snapshot_id={target!r}, password=PASSWORD, poll_interval=0.2)',
+        retries=1,
+        imports=IMPORTS,
+    ).test()
+
+    assert failing_store.failed  # the fault did happen
+    assert emulator.control.counters()["restores_started"] == 1  # by the retry
+    assert tries(run)["oac"] == ("success", 2)
+
+
+def test_a_failed_restore_intent_write_after_the_safety_snapshot_keeps_the_safety_record(
+    emulator, failing_store
+):
+    """Undoing that intent puts back the safety snapshot's record, so the retry restores without
+    taking (or refusing over) a second safety snapshot."""
+    target = source_snapshot()
+    failing_store.fail(lambda r: r.get("operation") == "restore" and work_record.intent(r), after_write=True)
+    run = write_dag(
+        "oac_intent_restore_after_safety_503",
+        f"""
+        OACRestoreSnapshotOperator(
+            task_id="oac", snapshot_id={target!r}, password=PASSWORD, poll_interval=0.2,
+            safety_snapshot_name="before-restore",
+        )
+        """,
+        retries=1,
+        imports=IMPORTS,
+    ).test()
+
+    assert failing_store.failed
+    assert [s["name"] for s in emulator.control.snapshots()].count("before-restore") == 1
+    assert emulator.control.counters()["restores_started"] == 1
+    assert tries(run)["oac"] == ("success", 2)
+
+
+def test_a_register_with_a_bad_bucket_fails_before_any_call_and_records_no_intent(
+    emulator, failing_store, capfd
+):
+    """Like create, register checks its storage request before the if_exists lookup: a bad bucket
+    used to fail only inside the POST call, after a list call and after the intent was written."""
+    requests_before = emulator.control.counters()["oac_requests"]
+    run = write_dag(
+        "oac_intent_register_bad_bucket",
+        """
+        OACRegisterSnapshotOperator(
+            task_id="oac", name="imported", bar_uri="file:///exports/x.bar", bucket="bad bucket!",
+            poll_interval=0.2,
+        )
+        """,
+        retries=2,
+        imports=IMPORTS
+        + "from airflow_provider_oac.operators.lifecycle import OACRegisterSnapshotOperator\n",
+    ).test()
+
+    assert tries(run)["oac"] == ("failed", 1)  # bad input: no retries
+    assert "is not an OCI bucket name" in capfd.readouterr().out
+    assert emulator.control.counters()["oac_requests"] == requests_before
+    assert failing_store.last is None  # no intent was written
+
+
+def test_a_restore_whose_token_refresh_fails_before_the_post_is_not_refused_as_sent(
+    emulator, tmp_path, monkeypatch, capfd
+):
+    """A restore by id makes no OAC call before its POST, so its access token used to be fetched
+    after the intent was written: a refresh that failed there (here the host's token state
+    directory is unusable) left an intent for a restore never sent, and the retry refused it."""
+    from airflow_provider_oac.hooks.token_manager import forget_process_cache
+    from tests.helpers import login
+
+    target = source_snapshot()
+    emulator.control.configure(access_token_ttl=1)  # every access token needs a refresh at once
+    login(emulator, "oac_default")
+    (tmp_path / "not-a-dir").write_text("")
+    monkeypatch.setenv("AIRFLOW_PROVIDER_OAC_STATE_DIR", str(tmp_path / "not-a-dir" / "state"))
+    forget_process_cache()
+    run = write_dag(
+        "oac_intent_restore_refresh_fails",
+        f'OACRestoreSnapshotOperator(task_id="oac", snapshot_id={target!r}, password=PASSWORD, poll_interval=0.2)',
+        retries=1,
+        imports=IMPORTS,
+    ).test()
+
+    assert emulator.control.counters()["restores_started"] == 0
+    assert tries(run)["oac"][0] == "failed"
+    assert "An earlier try of this task sent the restore" not in capfd.readouterr().out
