@@ -27,7 +27,8 @@ HOST_DEATH_LIMIT = 40.0
 
 
 def applies(fault: Any, step: Any) -> bool:
-    if step.kind != "lock":
+    # Lock steps take only these faults, and these faults only lock steps.
+    if step.kind != "lock" or fault.action not in ACTIONS:
         return False
     if fault.action == "host_death":
         return step.name.endswith("PostgreSQL lock")

@@ -21,3 +21,15 @@ def test_the_fault_breaks_no_invariant(emulator, tmp_path, fault, step):
     result = Runner(emulator, tmp_path).run(FAULTS[fault], STEPS[step])
 
     assert result.broken == [], result
+
+
+def test_the_full_matrix_pairs_lock_steps_with_lock_faults_only():
+    """``make faults`` runs every scenario: an emulator fault scheduled at a lock step has no runner
+    (it crashed the whole run with a KeyError before the lock faults' ``applies`` checked the action)."""
+    from tests.faults import locks
+    from tests.faults.matrix import scenarios
+
+    pairs = scenarios()
+
+    assert pairs
+    assert all((step.kind == "lock") == (fault.action in locks.ACTIONS) for fault, step in pairs)
