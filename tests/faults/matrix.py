@@ -24,6 +24,7 @@ Invariants, checked for every scenario (a broken one fails the run):
 
 from __future__ import annotations
 
+import itertools
 import os
 import tempfile
 import time
@@ -315,10 +316,14 @@ class Runner:
         self.work_dir = work_dir
         self.index = 0
 
+    #: Scenario numbers are unique in the process: a connection id of an earlier Runner (the short
+    #: forms make one per test) must not be reused, or its login's settings (a lock_conn_id) carry over.
+    _numbers = itertools.count(1)
+
     def run(self, fault: Fault, step: Step) -> Result:
         from airflow_provider_oac.hooks.token_manager import forget_process_cache
 
-        self.index += 1
+        self.index = next(Runner._numbers)
         conn_id = f"oac_fault_{self.index}"
         control = self.emulator.control
         control.reset()
