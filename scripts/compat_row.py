@@ -105,7 +105,7 @@ def installed_package() -> str:
     import airflow_provider_oac
 
     where = str(Path(airflow_provider_oac.__file__).resolve())
-    if "site-packages" not in where or not where.startswith(sys.prefix):
+    if "site-packages" not in where or not where.startswith(str(Path(sys.prefix).resolve())):
         raise SystemExit(f"compat: airflow_provider_oac is imported from {where}, not the installed wheel")
     return where
 
