@@ -344,12 +344,28 @@ floor 1.17 excepted) and the provider installed from its wheel, not editable. Se
 - **deployment**: API server, scheduler (LocalExecutor), DAG processor and triggerer on SQLite, the
   emulator as IAM and OAC. A create waits in the worker, then a restore (deferrable) waits in the
   triggerer, where every access token is expired meanwhile so the trigger refreshes. Passes when both
-  tasks succeed, the emulator saw exactly one snapshot POST and one restore POST, and no spent refresh
-  token was presented.
+  tasks succeed, the emulator saw exactly one snapshot POST and one restore POST, no spent refresh
+  token was presented, and the snapshot password is in no file of the deployment (task logs and the
+  components' output) but its database.
 - **form**: the `oac` type's fields as the api-server serves them (`/ui/connections/hook_meta`); on 3.0
   without `wtforms` (no FAB provider) Airflow drops every provider's fields: the type listed, generic form.
 - **plugin**: `tests/ui/test_login_routes.py` on that api-server: the `/oac-login` page and its API with
   SimpleAuthManager users logged in through `/auth/token` (the browser test is skipped without Chromium).
+
+What differs on Airflow 3.0 (measured on 3.0.6):
+
+- 3.0's scheduler does not configure structlog, so the LocalExecutor's task supervisor prints its
+  debug lines, each message from the task with its body, to the scheduler's output whatever
+  `[logging] logging_level` says; 3.0's task runner sends the rendered template fields unredacted
+  (3.1+ redact fields named like `password` first). The snapshot operators therefore keep a rendered
+  password aside on 3.0 and leave `***` in the field (the UI's rendered fields show `***`, as on 3.1+).
+  The same output also carries the Variable writes of the token store (`PutVariable` with the
+  token record): see the known issue in the [changelog](changelog.md).
+- A task that fails after resuming from a deferral keeps `next_method` on 3.0 (3.1 clears it), so
+  its retry resumes with the old trigger event instead of executing again.
+- `dag.test()` does not put the DAG and its assets in the metadata database (3.1+ do), prints failed
+  tasks' exceptions through rich (coloured, wrapped) and each task log line twice; the unit tests
+  allow for that on 3.0 only.
 
 """
 

@@ -11,7 +11,8 @@ deployment  API server, scheduler (LocalExecutor), DAG processor and triggerer o
             waits in the triggerer. While the restore is deferred, the emulator expires every
             access token, so the trigger must refresh (through Airflow's triggerer comms).
             Passes when both tasks succeeded, the emulator saw exactly one snapshot POST and one
-            restore POST, the trigger refreshed, and no spent refresh token was presented.
+            restore POST, the trigger refreshed, no spent refresh token was presented, and the
+            snapshot password is in no file of the deployment but its database.
 form        the ``oac`` entry of ``/ui/connections/hook_meta`` served by that api-server.
 plugin      tests/ui/test_login_routes.py (and the browser test where Chromium is installed):
             the /oac-login page and its API on a real api-server, with SimpleAuthManager users
@@ -104,7 +105,7 @@ def installed_package() -> str:
     import airflow_provider_oac
 
     where = str(Path(airflow_provider_oac.__file__).resolve())
-    if "site-packages" not in where or not where.startswith(sys.prefix):
+    if "site-packages" not in where or not where.startswith(str(Path(sys.prefix).resolve())):
         raise SystemExit(f"compat: airflow_provider_oac is imported from {where}, not the installed wheel")
     return where
 
@@ -259,8 +260,19 @@ def check_deployment_and_form(checks: set[str]) -> list[dict[str, Any]]:
                     spent_refresh_token_presentations=counters.get("spent_refresh_token_presentations", 0),
                     revoked_logins=counters.get("revoked_logins", 0),
                 )
+                # The snapshot password must be in no log of the deployment: task logs and the
+                # components' output (3.0's supervisor writes each message from the task there).
+                leaked = sorted(
+                    str(p.relative_to(tmp))
+                    for p in tmp.rglob("*")
+                    if p.is_file()
+                    and p.suffix not in (".db", ".db-wal", ".db-shm")
+                    and PASSWORD in p.read_text(errors="replace")
+                )
+                details["password_in"] = leaked
                 ok = (
-                    states == {"create": "success", "restore": "success"}
+                    not leaked
+                    and states == {"create": "success", "restore": "success"}
                     and len(snapshot_posts) == 1
                     and len(restore_posts) == 1
                     and refreshed_in_trigger
@@ -271,6 +283,7 @@ def check_deployment_and_form(checks: set[str]) -> list[dict[str, Any]]:
                     f"{' (deferred)' if details['restore_deferred'] else ' (NOT deferred)'}; "
                     f"POST snapshot x{len(snapshot_posts)}, restore x{len(restore_posts)}; "
                     f"refresh in trigger {'yes' if refreshed_in_trigger else 'NO'}"
+                    f"{'; password in ' + ', '.join(leaked) if leaked else ''}"
                 )
                 if not ok:
                     details["create_log"] = task_log_tail(tmp / "home", "create")

@@ -155,6 +155,46 @@ def write_dag(dag_id: str, tasks: str, *, retries: int = 0, imports: str = ""):
     return bag.get_dag(dag_id)
 
 
+def console_text(text: str) -> str:
+    """Captured ``dag.test()`` output as plain text: ANSI colours removed and every run of
+    whitespace (line breaks included) made one space.
+
+    On Airflow 3.0, ``dag.test()`` prints a failed task's exception through structlog's rich
+    console renderer: coloured, and the message wrapped at the console width. 3.1+ print it on
+    one plain line. Search messages in this text to match them on every version.
+    """
+    import re
+
+    return re.sub(r"\s+", " ", re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text))
+
+
+def sync_dags_folder() -> None:
+    """Put the DAGs of every bundle (the session's dags folder) into the metadata DB, assets
+    activated, as the DAG processor does in a deployment.
+
+    ``dag.test()`` does this itself from Airflow 3.1 (when the DAG has no version yet); on 3.0 it
+    does not, so a task with an asset outlet fails with ``AirflowInactiveAssetInInletOrOutletException``
+    and no other DAG (an asset consumer) is in the DB. Call it before ``dag.test()``; a no-op on 3.1+.
+    """
+    from airflow_provider_oac.version_compat import AIRFLOW_V_3_1_PLUS
+
+    if AIRFLOW_V_3_1_PLUS:
+        return
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.models.dagbag import DagBag
+    from airflow.utils.session import create_session
+
+    manager = DagBundlesManager()
+    with create_session() as session:
+        manager.sync_bundles_to_db(session=session)
+    for bundle in manager.get_all_dag_bundles():
+        if not bundle.is_initialized:
+            bundle.initialize()
+        bag = DagBag(dag_folder=str(bundle.path), include_examples=False)
+        with create_session() as session:
+            bag.sync_to_db(bundle.name, bundle.version, session=session)
+
+
 def dag_bag(folder: Path | str) -> Any:
     """Airflow's DagBag of ``folder`` (airflow.dag_processing.dagbag from 3.2, airflow.models before)."""
     from airflow_provider_oac.version_compat import AIRFLOW_V_3_2_PLUS

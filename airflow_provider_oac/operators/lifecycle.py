@@ -41,6 +41,7 @@ class OACRegisterSnapshotOperator(SnapshotMakingOperator):
     """
 
     template_fields: Sequence[str] = ("name", "bar_uri", "password", "bucket")
+    secret_template_fields = ("password",)
     operation = "register"
 
     def __init__(
@@ -74,14 +75,16 @@ class OACRegisterSnapshotOperator(SnapshotMakingOperator):
             validate_snapshot_name,
         )
 
-        mask_secret(self.password)
+        mask_secret(self.rendered_secret("password"))
         name = validate_snapshot_name(self.name, "name")
         uri_warning = bar_uri_warning(validate_bar_uri(self.bar_uri, "bar_uri"), "bar_uri")
         if uri_warning:
             self.log.warning("%s", uri_warning)
-        if self.password is not None:
+        if self.rendered_secret("password") is not None:
             # An existing BAR keeps the password it was made with, maybe from before Oracle's rule.
-            warning = existing_password_warning(validate_password(self.password, "password"), "password")
+            warning = existing_password_warning(
+                validate_password(self.rendered_secret("password"), "password"), "password"
+            )
             if warning:
                 self.log.warning("%s", warning)
         # The storage request is built now, as for a create: a bad bucket fails before the
@@ -98,7 +101,7 @@ class OACRegisterSnapshotOperator(SnapshotMakingOperator):
         return self.hook.register_snapshot(
             name,
             self.bar_uri,
-            password=self.password,
+            password=self.rendered_secret("password"),
             bucket=self.bucket,
             storage_auth_type=self.storage_auth_type,
             bucket_namespace=self.bucket_namespace,

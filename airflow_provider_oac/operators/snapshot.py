@@ -246,6 +246,7 @@ class OACCreateSnapshotOperator(SnapshotMakingOperator):
     """
 
     template_fields: Sequence[str] = ("name", "password", "bucket", "bar_uri")
+    secret_template_fields = ("password",)
     operation = "create"
 
     def __init__(
@@ -275,9 +276,9 @@ class OACCreateSnapshotOperator(SnapshotMakingOperator):
             validate_snapshot_name,
         )
 
-        mask_secret(self.password)
+        mask_secret(self.rendered_secret("password"))
         name = validate_snapshot_name(self.name, "name")
-        validate_new_snapshot_password(self.password, "password")
+        validate_new_snapshot_password(self.rendered_secret("password"), "password")
         if self.bar_uri is not None:
             warning = bar_uri_warning(validate_bar_uri(self.bar_uri, "bar_uri"), "bar_uri")
             if warning:
@@ -289,7 +290,7 @@ class OACCreateSnapshotOperator(SnapshotMakingOperator):
     def post(self, name: str) -> Accepted:
         return self.hook.create_snapshot(
             name,
-            self.password,
+            self.rendered_secret("password"),
             bucket=self.bucket,
             bar_uri=self.bar_uri,
             storage_auth_type=self.storage_auth_type,
@@ -315,6 +316,7 @@ class OACRestoreSnapshotOperator(OACBaseOperator):
     """
 
     template_fields: Sequence[str] = ("snapshot_id", "snapshot_name", "password", "safety_snapshot_name")
+    secret_template_fields = ("password",)
 
     def __init__(
         self,
@@ -345,13 +347,17 @@ class OACRestoreSnapshotOperator(OACBaseOperator):
             validate_password,
         )
 
-        mask_secret(self.password)
+        mask_secret(self.rendered_secret("password"))
         with self.oac_errors():
             if self.safety_snapshot_name is not None:
                 # The safety snapshot is a new BAR protected by this password: Oracle's rule applies.
-                validate_new_snapshot_password(self.password, "password (also the safety snapshot's)")
+                validate_new_snapshot_password(
+                    self.rendered_secret("password"), "password (also the safety snapshot's)"
+                )
             else:
-                warning = existing_password_warning(validate_password(self.password, "password"), "password")
+                warning = existing_password_warning(
+                    validate_password(self.rendered_secret("password"), "password"), "password"
+                )
                 if warning:
                     self.log.warning("%s", warning)
             self._safety_name()
@@ -466,7 +472,7 @@ class OACRestoreSnapshotOperator(OACBaseOperator):
                 target_snapshot_id=target,
             )
             try:
-                accepted = self.hook.create_snapshot(name, self.password)
+                accepted = self.hook.create_snapshot(name, self.rendered_secret("password"))
             except OACOutcomeUnknownError as exc:
                 self.log.warning("%s Waiting for a snapshot named %r instead of posting again.", exc, name)
                 return self._safety_done(context, record, name, target, self._await_safety(context, name))
@@ -550,7 +556,7 @@ class OACRestoreSnapshotOperator(OACBaseOperator):
             OUTCOME_SUCCEEDED,
         )
 
-        mask_secret(self.password)  # a resumed task runs in a new process
+        mask_secret(self.rendered_secret("password"))  # a resumed task runs in a new process
         record = self.work_record(context)
         previous = record.get() or {}
         # The record shows the safety step unfinished: the event is the safety snapshot's (its work
@@ -595,7 +601,7 @@ class OACRestoreSnapshotOperator(OACBaseOperator):
             safety_snapshot_id=safety_snapshot_id,
         )
         try:
-            accepted = self.hook.restore_snapshot(target, self.password)
+            accepted = self.hook.restore_snapshot(target, self.rendered_secret("password"))
         except OACOutcomeUnknownError as exc:
             # The task fails for good and says so; clearing the task (a person's decision after
             # checking OAC) runs the restore again, so the intent goes back to what came before.

@@ -85,12 +85,12 @@ class FailingStore:
 
 @contextmanager
 def failing_store() -> Iterator[FailingStore]:
-    from airflow.api_fastapi.execution_api.routes import task_state_store as route
     from airflow.api_fastapi.execution_api.routes import variables as variables_route
     from fastapi import HTTPException
 
+    from airflow_provider_oac.version_compat import AIRFLOW_V_3_3_PLUS
+
     store = FailingStore()
-    real = route.get_state_backend
     real_variable = variables_route.Variable
 
     class Variable:
@@ -130,12 +130,19 @@ def failing_store() -> Iterator[FailingStore]:
                 raise HTTPException(503, "injected: the metadata database is unavailable")
             return None
 
-    route.get_state_backend = lambda: Backend(real())  # type: ignore[assignment]
+    # The task state store (and its route) exists from Airflow 3.3; before, the record is a Variable.
+    route: Any = None
+    if AIRFLOW_V_3_3_PLUS:
+        from airflow.api_fastapi.execution_api.routes import task_state_store as route
+
+        real = route.get_state_backend
+        route.get_state_backend = lambda: Backend(real())
     variables_route.Variable = Variable()  # type: ignore[assignment, misc]
     try:
         yield store
     finally:
-        route.get_state_backend = real  # type: ignore[assignment]
+        if route is not None:
+            route.get_state_backend = real
         variables_route.Variable = real_variable  # type: ignore[misc]
 
 
@@ -143,11 +150,13 @@ def run_until_accepted_then_kill(emulator: Any, dag_id: str, route: str, counter
     """Run DAG ``dag_id`` (a file in the dags folder) in another process with OAC holding its
     answer to ``route``; SIGKILL that process once OAC's ``counter`` shows it accepted."""
     from airflow_provider_oac.hooks.token_manager import forget_process_cache
+    from airflow_provider_oac.version_compat import AIRFLOW_V_3_2_PLUS
 
+    dagbag_module = "airflow.dag_processing.dagbag" if AIRFLOW_V_3_2_PLUS else "airflow.models.dagbag"
     code = textwrap.dedent(
         f"""
         import os
-        from airflow.dag_processing.dagbag import DagBag
+        from {dagbag_module} import DagBag
         path = os.path.join(os.environ["AIRFLOW__CORE__DAGS_FOLDER"], {dag_id + ".py"!r})
         DagBag(dag_folder=path).get_dag({dag_id!r}).test()
         """
@@ -180,6 +189,8 @@ def retry_in_this_process(dag: Any, task_id: str = "oac") -> tuple[str, int]:
     from airflow.models.dagrun import DagRun
     from airflow.sdk.definitions.dag import _run_task
 
+    from airflow_provider_oac.version_compat import AIRFLOW_V_3_1_PLUS
+
     session = settings.Session()
     try:
         # The newest run of the DAG: the one the killed process started.
@@ -187,7 +198,11 @@ def retry_in_this_process(dag: Any, task_id: str = "oac") -> tuple[str, int]:
         ti = run.get_task_instance(task_id, session=session)
         ti.try_number += 1
         session.commit()
-        _run_task(ti=ti, task=dag.task_dict[task_id])
+        if AIRFLOW_V_3_1_PLUS:
+            _run_task(ti=ti, task=dag.task_dict[task_id])
+        else:  # 3.0's _run_task takes the task instance only (ti.task is set from the DagBag)
+            ti.task = dag.task_dict[task_id]
+            _run_task(ti=ti)
         session.expire_all()
         ti = run.get_task_instance(task_id, session=session)
         return ti.state, ti.try_number

@@ -7,7 +7,7 @@ import pytest
 from airflow_provider_oac.assets import oac_snapshots_asset
 from airflow_provider_oac.errors import OACConfigError
 from tests.conftest import REPO
-from tests.helpers import SNAPSHOT_PASSWORD, dag_bag, login, write_dag
+from tests.helpers import SNAPSHOT_PASSWORD, dag_bag, login, sync_dags_folder, write_dag
 
 PASSWORD = SNAPSHOT_PASSWORD
 IMPORTS = f"""
@@ -44,6 +44,13 @@ def logged_in(tmp_path, monkeypatch, emulator, airflow_db):
     forget_process_cache()
 
 
+def dag_test(dag):
+    """``dag.test()`` with the dags folder in the metadata DB first on 3.0 (3.1+ does it itself): a
+    deployment's DAG processor activates the outlet assets before any task runs."""
+    sync_dags_folder()
+    return dag.test()
+
+
 def asset_events(uri: str) -> list[dict]:
     from airflow.models.asset import AssetEvent, AssetModel
     from airflow.utils.session import create_session
@@ -61,7 +68,7 @@ def asset_events(uri: str) -> list[dict]:
 
 def test_a_create_with_the_asset_as_outlet_puts_the_snapshot_in_the_event(emulator, logged_in):
     before = len(asset_events("oac://oac_default/snapshots"))
-    run = write_dag(
+    dag = write_dag(
         "oac_asset_create",
         """
         OACCreateSnapshotOperator(
@@ -70,7 +77,8 @@ def test_a_create_with_the_asset_as_outlet_puts_the_snapshot_in_the_event(emulat
         )
         """,
         imports=IMPORTS,
-    ).test()
+    )
+    run = dag_test(dag)
     assert run.state == "success"
     [snapshot] = emulator.control.snapshots()
     events = asset_events("oac://oac_default/snapshots")
@@ -81,7 +89,7 @@ def test_a_create_with_the_asset_as_outlet_puts_the_snapshot_in_the_event(emulat
 
 def test_a_register_with_the_asset_as_outlet_puts_the_snapshot_in_the_event(emulator, logged_in):
     emulator.control.put_bar_object("test-bucket", "exported.bar", PASSWORD)
-    run = write_dag(
+    dag = write_dag(
         "oac_asset_register",
         """
         OACRegisterSnapshotOperator(
@@ -90,7 +98,8 @@ def test_a_register_with_the_asset_as_outlet_puts_the_snapshot_in_the_event(emul
         )
         """,
         imports=IMPORTS,
-    ).test()
+    )
+    run = dag_test(dag)
     assert run.state == "success"
     [snapshot] = emulator.control.snapshots()
     assert asset_events("oac://oac_default/snapshots")[-1] == {
@@ -101,7 +110,7 @@ def test_a_register_with_the_asset_as_outlet_puts_the_snapshot_in_the_event(emul
 
 
 def test_the_asset_of_another_connection_gets_no_snapshot_details(emulator, logged_in):
-    run = write_dag(
+    dag = write_dag(
         "oac_asset_other_conn",
         """
         OACCreateSnapshotOperator(
@@ -110,7 +119,8 @@ def test_the_asset_of_another_connection_gets_no_snapshot_details(emulator, logg
         )
         """,
         imports=IMPORTS,
-    ).test()
+    )
+    run = dag_test(dag)
     assert run.state == "success"
     assert asset_events("oac://oac_other/snapshots")[-1] == {}
 
@@ -149,11 +159,11 @@ def test_a_snapshot_event_queues_a_run_of_the_consumer_dag(emulator, logged_in):
         """,
         imports=IMPORTS,
     )
-    assert producer.test().state == "success"  # also loads the example DAGs into the metadata DB
+    assert dag_test(producer).state == "success"  # also loads the example DAGs into the metadata DB
     assert queued_runs("oac_snapshot_consumer") == 0  # paused DAGs are not queued
     set_paused("oac_snapshot_consumer", False)
     try:
-        assert producer.test().state == "success"
+        assert dag_test(producer).state == "success"
         assert queued_runs("oac_snapshot_consumer") == 1
     finally:
         set_paused("oac_snapshot_consumer", True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_oac.hooks.token_manager import forget_process_cache
-from tests.helpers import login, stored_work_records, write_dag
+from tests.helpers import console_text, login, stored_work_records, write_dag
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
@@ -47,7 +47,7 @@ def test_an_expired_login_fails_each_task_once_with_the_command_to_run(emulator,
     emulator.control.advance_clock(8 * DAY)  # past IAM's 7-day refresh-token lifetime
     run = write_dag("oac_test_dead_login", TASKS, retries=3, imports=IMPORTS).test()
     assert tries(run) == {"keep_alive": ("failed", 1), "backup": ("failed", 1), "wait": ("failed", 1)}
-    out = capfd.readouterr().out
+    out = console_text(capfd.readouterr().out)
     line = "OAC login of connection 'oac_dead' has expired or was revoked"
     assert out.count(line) >= 3
     assert "run airflow-oac login --conn-id oac_dead" in out
@@ -85,7 +85,7 @@ def test_a_token_endpoint_failure_is_retried_by_airflow_not_taken_for_a_dead_log
     emulator.control.add_fault("POST /iam/oauth2/v1/token", "status", status=500, times=100)
     run = write_dag("oac_test_iam_down", TASKS, retries=1, imports=IMPORTS).test()
     assert tries(run) == {"keep_alive": ("failed", 2), "backup": ("failed", 2), "wait": ("failed", 2)}
-    out = capfd.readouterr().out
+    out = console_text(capfd.readouterr().out)
     assert "may have spent the one-time refresh token" in out
     assert "has expired or was revoked" not in out
 

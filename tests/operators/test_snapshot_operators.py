@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import pytest
 
 from tests.conftest import REPO
-from tests.helpers import SNAPSHOT_PASSWORD, dag_bag, own_login, write_dag
+from tests.helpers import SNAPSHOT_PASSWORD, console_text, dag_bag, own_login, write_dag
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
@@ -126,7 +126,25 @@ def test_a_wrong_restore_password_fails_with_oacs_message(emulator, capfd):
     assert states(run) == {"backup": "success", "restore": "failed"}
     output = capfd.readouterr()
     assert "is incorrect" in output.out + output.err
-    assert PASSWORD not in output.out + output.err
+    assert PASSWORD not in without_in_process_mask_request(output.out + output.err)
+
+
+def without_in_process_mask_request(text: str) -> str:
+    """``text`` without, on Airflow 3.0 only, the task's debug echo of its own ``mask_secret``
+    request (``Sending request msg=MaskSecret(value=...)``).
+
+    3.0's ``dag.test()`` runs the task in-process and prints every debug line of its comms
+    client, including the value it asks the supervisor to mask. A deployment does not write that
+    line anywhere (checked on 3.0.6 with scripts/compat_row.py's deployment, whose check greps
+    every log for the password). Every other line stays checked, including the rendered fields
+    sent to the supervisor, and on 3.1+ nothing is removed.
+    """
+    from airflow_provider_oac.version_compat import AIRFLOW_V_3_1_PLUS
+
+    if AIRFLOW_V_3_1_PLUS:
+        return text
+    echo = ("Sending request", "MaskSecret(")
+    return "\n".join(line for line in text.splitlines() if not all(part in line for part in echo))
 
 
 def test_a_retry_reattaches_to_the_accepted_work_instead_of_creating_again(emulator):
@@ -220,11 +238,22 @@ def test_a_deferred_create_without_answer_or_snapshot_fails_and_never_posts_agai
     assert states(run) == {"backup": "failed"}
     assert emulator.control.snapshots() == []
     assert posts(emulator) == 1  # the retry waited for the name again instead of posting
-    out = capfd.readouterr().out
+    out = console_text(capfd.readouterr().out)
     assert "no snapshot of that name appeared in time; no second request was sent" in out
-    assert out.count("the triggerer waits for a snapshot named 'no-answer'") == 2
+    from airflow_provider_oac.version_compat import AIRFLOW_V_3_1_PLUS
+
+    if AIRFLOW_V_3_1_PLUS:
+        assert out.count("the triggerer waits for a snapshot named 'no-answer'") == 2
+    else:
+        # Airflow 3.0's execution API keeps next_method/next_kwargs when a resumed try fails (3.1
+        # clears them), so the retry resumes with the first try's event instead of executing and
+        # deferring again; it still fails the same way without posting. (3.0's dag.test() may
+        # also print each log line twice.)
+        assert out.count("the triggerer waits for a snapshot named 'no-answer'") >= 1
     assert "running the task again only waits again" in out  # and how to delete the record:
-    assert "state-store/oac_work" in out
+    from airflow_provider_oac.version_compat import AIRFLOW_V_3_3_PLUS
+
+    assert ("state-store/oac_work" if AIRFLOW_V_3_3_PLUS else "airflow variables delete") in out
 
 
 @pytest.mark.parametrize(
@@ -306,9 +335,9 @@ def test_a_templated_weak_password_fails_the_task_before_any_call(emulator, capf
 
     assert states(run) == {"op": "failed"}
     output = capfd.readouterr()
-    assert f"{field} Oracle's snapshot password rule" in output.out
+    assert f"{field} Oracle's snapshot password rule" in console_text(output.out)
     assert "AirflowFailException" in output.out  # bad input: no retries
-    assert WEAK not in output.out + output.err
+    assert WEAK not in without_in_process_mask_request(output.out + output.err)
     assert {name: emulator.control.counters()[name] for name in NETWORK} == before
     assert emulator.control.counters()["snapshots_created"] == 0
 
@@ -337,9 +366,14 @@ def test_a_restore_with_an_older_weaker_password_warns_and_restores(emulator, ca
 
     assert states(run) == {"register": "success", "restore": "success"}
     output = capfd.readouterr().out
-    assert output.count("does not meet Oracle's snapshot password rule") == 2
+    from airflow_provider_oac.version_compat import AIRFLOW_V_3_1_PLUS
+
+    # One warning per task; Airflow 3.0's dag.test() prints each task log line twice (its own
+    # stdout handler and the root logger's).
+    expected = {2} if AIRFLOW_V_3_1_PLUS else {2, 4}
+    assert output.count("does not meet Oracle's snapshot password rule") in expected
     assert "sent anyway" in output
-    assert WEAK not in output
+    assert WEAK not in without_in_process_mask_request(output)
 
 
 def test_a_bar_uri_of_an_undocumented_form_is_warned_about_and_oac_decides(emulator, capfd):
