@@ -14,8 +14,6 @@ exist`` when ``execute_complete`` resumed), 3.2.2 (token reads from ``asyncio.to
 from __future__ import annotations
 
 import textwrap
-import time
-from typing import Any
 
 import pytest
 
@@ -56,39 +54,11 @@ oac_compat_trigger()
 """
 
 
-class TokenDeployment(AirflowDeployment):
-    """Calls the REST API with a token: 3.0 and 3.1 answer 401 without one even when every user
-    is an admin (``GET /auth/token`` hands one out then)."""
-
-    _token: str | None = None
-
-    def api(self, method: str, path: str, **kwargs: Any) -> Any:
-        import requests
-
-        if self._token is None:
-            response = requests.get(f"http://127.0.0.1:{self.api_port}/auth/token", timeout=60)
-            response.raise_for_status()
-            self._token = response.json()["access_token"]
-        headers = {**kwargs.pop("headers", {}), "Authorization": f"Bearer {self._token}"}
-        return super().api(method, path, headers=headers, **kwargs)
-
-    def wait_for_dag(self, dag_id: str, timeout: float = 180) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                self.api("GET", f"/dags/{dag_id}")
-                return
-            except RuntimeError:
-                if time.monotonic() >= deadline:
-                    raise
-                time.sleep(1)
-
-
 def test_triggers_refresh_through_variables_on_this_airflow(emulator, tmp_path):
     dags = tmp_path / "dags"
     dags.mkdir()
     (dags / "oac_compat_trigger.py").write_text(textwrap.dedent(DAG))
-    deployment = TokenDeployment(
+    deployment = AirflowDeployment(
         tmp_path / "home",
         dags_folder=dags,
         env={

@@ -414,6 +414,9 @@ def test_ctrl_c_while_waiting_stops_only_the_wait(emulator):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
+        # A shell without job control starts background jobs with SIGINT ignored, and Python then
+        # installs no KeyboardInterrupt handler: give the CLI the default a terminal would.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert process.stderr is not None
     deadline = time.monotonic() + 60
