@@ -36,6 +36,7 @@ from typing import Protocol
 from urllib.parse import quote
 
 from airflow_provider_oac.auth.tokens import TokenSet
+from airflow_provider_oac.hooks._airflow import in_supervised_process
 
 VARIABLE_PREFIX = "oac_token__"
 _RECORD_VERSION = 1
@@ -157,13 +158,6 @@ class TokenStore(Protocol):
         """Delete the stored records of ``conn_id``'s logins, except login ``keep`` (a new
         login keeps its own; a logout keeps none). Returns how many."""
         ...
-
-
-def in_supervised_process() -> bool:
-    """True inside a task or the triggerer, where Airflow's Task SDK talks to the API server."""
-    from airflow_provider_oac.hooks._airflow import in_supervised_process as supervised
-
-    return supervised()
 
 
 class VariableTokenStore:
