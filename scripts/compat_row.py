@@ -12,7 +12,9 @@ deployment  API server, scheduler (LocalExecutor), DAG processor and triggerer o
             access token, so the trigger must refresh (through Airflow's triggerer comms).
             Passes when both tasks succeeded, the emulator saw exactly one snapshot POST and one
             restore POST, the trigger refreshed, no spent refresh token was presented, and the
-            snapshot password is in no file of the deployment but its database.
+            snapshot password and no access or refresh token the emulator issued are in any file
+            of the deployment (task logs, every component's output) but its database and the
+            provider's host journal.
 form        the ``oac`` entry of ``/ui/connections/hook_meta`` served by that api-server.
 plugin      tests/ui/test_login_routes.py (and the browser test where Chromium is installed):
             the /oac-login page and its API on a real api-server, with SimpleAuthManager users
@@ -192,6 +194,35 @@ def task_log_tail(home: Path, task_id: str, chars: int = 4000) -> str:
     return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-chars:]}" for p in logs if p.is_file())
 
 
+def token_needles(issued: dict[str, list[str]]) -> list[str]:
+    """What to search logs for: every issued refresh token, every access token, and each access
+    token's signature alone (a JWT's secret part, should a log cut the token short)."""
+    needles = [*issued["refresh_tokens"], *issued["access_tokens"]]
+    needles += [t.rsplit(".", 1)[-1] for t in issued["access_tokens"] if t.count(".") == 2]
+    return [n for n in dict.fromkeys(needles) if len(n) >= 20]
+
+
+def redact(text: str, needles: list[str]) -> str:
+    for needle in needles:
+        text = text.replace(needle, "***")
+    return text
+
+
+def files_containing(root: Path, needles: list[str], skip: Path | None = None) -> list[str]:
+    """Files under ``root`` (but the SQLite database and ``skip``) holding any of ``needles``,
+    relative to ``root``. Names files only: never a needle."""
+    found = []
+    for path in sorted(root.rglob("*")):
+        if not path.is_file() or path.suffix in (".db", ".db-wal", ".db-shm"):
+            continue
+        if skip is not None and path.is_relative_to(skip):
+            continue
+        text = path.read_text(errors="replace")
+        if any(needle in text for needle in needles):
+            found.append(str(path.relative_to(root)))
+    return found
+
+
 def check_deployment_and_form(checks: set[str]) -> list[dict[str, Any]]:
     from airflow_provider_oac.emulator import EmulatorConfig, EmulatorServer
     from tests.deployment import AirflowDeployment
@@ -262,16 +293,17 @@ def check_deployment_and_form(checks: set[str]) -> list[dict[str, Any]]:
                 )
                 # The snapshot password must be in no log of the deployment: task logs and the
                 # components' output (3.0's supervisor writes each message from the task there).
-                leaked = sorted(
-                    str(p.relative_to(tmp))
-                    for p in tmp.rglob("*")
-                    if p.is_file()
-                    and p.suffix not in (".db", ".db-wal", ".db-shm")
-                    and PASSWORD in p.read_text(errors="replace")
-                )
+                leaked = files_containing(tmp, [PASSWORD])
                 details["password_in"] = leaked
+                # Nor any token the emulator issued (the login's, every refresh's): the same files
+                # but the provider's host journal (tmp/state, mode 0600), which holds them by design.
+                tokens = token_needles(emulator.control.issued_tokens())
+                tokens_leaked = files_containing(tmp, tokens, skip=tmp / "state")
+                details.update(tokens_checked=len(tokens), tokens_in=tokens_leaked)
                 ok = (
                     not leaked
+                    and not tokens_leaked
+                    and bool(tokens)
                     and states == {"create": "success", "restore": "success"}
                     and len(snapshot_posts) == 1
                     and len(restore_posts) == 1
@@ -284,11 +316,12 @@ def check_deployment_and_form(checks: set[str]) -> list[dict[str, Any]]:
                     f"POST snapshot x{len(snapshot_posts)}, restore x{len(restore_posts)}; "
                     f"refresh in trigger {'yes' if refreshed_in_trigger else 'NO'}"
                     f"{'; password in ' + ', '.join(leaked) if leaked else ''}"
+                    f"{'; tokens in ' + ', '.join(tokens_leaked) if tokens_leaked else ''}"
                 )
                 if not ok:
-                    details["create_log"] = task_log_tail(tmp / "home", "create")
-                    details["restore_log"] = task_log_tail(tmp / "home", "restore")
-                    details["triggerer_log"] = deployment.component_log("triggerer")[-4000:]
+                    details["create_log"] = redact(task_log_tail(tmp / "home", "create"), tokens)
+                    details["restore_log"] = redact(task_log_tail(tmp / "home", "restore"), tokens)
+                    details["triggerer_log"] = redact(deployment.component_log("triggerer")[-4000:], tokens)
                 out.append(result("deployment", ok, summary, time.monotonic() - started, **details))
     except Exception as exc:
         for check in ("form", "deployment"):

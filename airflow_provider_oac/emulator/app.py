@@ -358,6 +358,10 @@ def _add_control_routes(api: FastAPI, state: EmulatorState) -> None:
     async def expire_access_tokens() -> Response:
         return JSONResponse({"expired": state.expire_access_tokens()})
 
+    @api.get("/_emulator/issued_tokens")
+    async def issued_tokens() -> Response:
+        return JSONResponse(state.issued_tokens())
+
     @api.post("/_emulator/advance_clock")
     async def advance_clock(request: Request) -> Response:
         return JSONResponse({"clock_offset": state.advance_clock((await body(request)).get("seconds"))})

@@ -141,6 +141,11 @@ class EmulatorControl:
         """Every access token issued so far is rejected with 401 from now on."""
         self._call("POST", "expire_access_tokens")
 
+    def issued_tokens(self) -> dict[str, list[str]]:
+        """``{access_tokens, refresh_tokens}``: every token issued since the last reset, for tests
+        that check no log holds one. Never print the answer."""
+        return self._call("GET", "issued_tokens")
+
     def advance_clock(self, seconds: float) -> None:
         """Move emulator time forward: tokens, device codes and work requests age without sleeping."""
         self._call("POST", "advance_clock", {"seconds": seconds})

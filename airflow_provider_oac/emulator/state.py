@@ -274,6 +274,8 @@ class EmulatorState:
         self._logins: dict[str, _Login] = {}
         self._refresh_tokens: dict[str, _RefreshToken] = {}
         self._access_tokens: dict[str, _AccessToken] = {}
+        #: Every access token as issued (``_access_tokens`` keeps only their ids), for leak checks.
+        self._issued_access_tokens: list[str] = []
         self._snapshots: dict[str, _Snapshot] = {}
         self._buckets: dict[str, dict[str, _BarObject]] = {}
         self._restores: list[_Restore] = []
@@ -633,8 +635,10 @@ class EmulatorState:
         }
         # The precise expiry stays here: ``exp`` is whole seconds, sub-second test lifetimes are not.
         self._access_tokens[jti] = _AccessToken(family_id=login.family_id, expires_at=now + ttl)
+        access_token = _jwt.encode(claims, self._signing_key)
+        self._issued_access_tokens.append(access_token)
         return {
-            "access_token": _jwt.encode(claims, self._signing_key),
+            "access_token": access_token,
             "token_type": "Bearer",
             "expires_in": _whole_seconds(ttl),
         }
@@ -685,6 +689,15 @@ class EmulatorState:
                     }
                 )
             return result
+
+    def issued_tokens(self) -> dict[str, list[str]]:
+        """Every access and refresh token issued since the last reset, oldest first: what a leak
+        check searches logs for (the emulator's tokens open nothing but the emulator)."""
+        with self._lock:
+            return {
+                "access_tokens": list(self._issued_access_tokens),
+                "refresh_tokens": list(self._refresh_tokens),
+            }
 
     def expire_access_tokens(self) -> int:
         with self._lock:

@@ -157,3 +157,15 @@ def test_importing_the_emulator_package_does_not_load_fastapi_or_uvicorn():
         "assert not loaded, loaded\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_issued_tokens_lists_every_access_and_refresh_token_until_reset(control, iam):
+    first = iam.login()
+    second = iam.refresh(first["refresh_token"]).json()
+
+    issued = control.issued_tokens()
+
+    assert issued["access_tokens"] == [first["access_token"], second["access_token"]]
+    assert set(issued["refresh_tokens"]) == {first["refresh_token"], second["refresh_token"]}
+    control.reset()
+    assert control.issued_tokens() == {"access_tokens": [], "refresh_tokens": []}
