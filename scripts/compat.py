@@ -359,8 +359,9 @@ What differs on Airflow 3.0 (measured on 3.0.6):
   `[logging] logging_level` says; 3.0's task runner sends the rendered template fields unredacted
   (3.1+ redact fields named like `password` first). The snapshot operators therefore keep a rendered
   password aside on 3.0 and leave `***` in the field (the UI's rendered fields show `***`, as on 3.1+).
-  The same output also carries the Variable writes of the token store (`PutVariable` with the
-  token record): see the known issue in the [changelog](changelog.md).
+  The same output carries the token store's Variable writes (`PutVariable`): on 3.0 the record is
+  written sealed there ([How tokens are kept](tokens.md#sealed-records-on-airflow-30)), and the
+  deployment check finds none of the emulator's tokens in any component's output.
 - A task that fails after resuming from a deferral keeps `next_method` on 3.0 (3.1 clears it), so
   its retry resumes with the old trigger event instead of executing again.
 - `dag.test()` does not put the DAG and its assets in the metadata database (3.1+ do), prints failed

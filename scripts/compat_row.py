@@ -317,6 +317,7 @@ def check_deployment_and_form(checks: set[str]) -> list[dict[str, Any]]:
                     f"refresh in trigger {'yes' if refreshed_in_trigger else 'NO'}"
                     f"{'; password in ' + ', '.join(leaked) if leaked else ''}"
                     f"{'; tokens in ' + ', '.join(tokens_leaked) if tokens_leaked else ''}"
+                    f"{'' if leaked or tokens_leaked else f'; logs free of the password and {len(tokens)} tokens'}"
                 )
                 if not ok:
                     details["create_log"] = redact(task_log_tail(tmp / "home", "create"), tokens)

@@ -109,7 +109,10 @@ class OACHook(BaseHook):
         if config.lock_conn_id:
             lock = cross_host_lock(config.conn_id, self._lock_connection(config.lock_conn_id))
         return TokenManager(
-            config, VariableTokenStore(), cross_host_lock=lock, refuse_state_split=self.refuse_state_split
+            config,
+            VariableTokenStore(config.refresh_token),
+            cross_host_lock=lock,
+            refuse_state_split=self.refuse_state_split,
         )
 
     def _lock_connection(self, lock_conn_id: str) -> Any:

@@ -20,10 +20,18 @@ Besides the Variable, each host keeps a small journal file (mode 0600), written 
 process dies after IAM answered but before the Variable write, the next process on that host
 recovers the new refresh token from the journal. Each is attempted even if the other fails. See
 docs/tokens.md.
+
+On Airflow 3.0 a task's Variable write travels to the supervisor in a message that 3.0's supervisor
+prints, body included, to the scheduler's or worker's output. There the record is written *sealed*
+(:func:`seal_record`): encrypted and authenticated with a key derived from the connection's login
+refresh token, which every reader of the record has (the key's ``login_key`` is a digest of it) and
+which no logged message carries. Sealed and plain records are read on every version (an upgrade
+from 3.0 keeps its records); 3.1+ and the CLI write plain records, as before.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -32,14 +40,18 @@ import socket
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from airflow_provider_oac.auth.tokens import TokenSet
-from airflow_provider_oac.hooks._airflow import in_supervised_process
+from airflow_provider_oac.hooks._airflow import OACVariableError, in_supervised_process
+from airflow_provider_oac.hooks.config import login_key as login_key_for
 
 VARIABLE_PREFIX = "oac_token__"
 _RECORD_VERSION = 1
+#: A sealed record: ``{"v": 2, "login_key": ..., "sealed": <Fernet token of the v1 JSON>}``.
+_SEALED_VERSION = 2
+_SEAL_INFO = b"airflow-provider-oac/token-record/2\0"
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +115,71 @@ class TokenRecord:
             return None
 
 
+# --- sealed records (Airflow 3.0) ----------------------------------------------------------------
+
+
+def _fernet(conn_id: str, login_refresh_token: str) -> Any:
+    from cryptography.fernet import Fernet
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    # HKDF, not the login key's plain digest: the login key is public (it ends the Variable name).
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_SEAL_INFO + conn_id.encode()).derive(
+        login_refresh_token.encode()
+    )
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def seal_record(conn_id: str, record: TokenRecord, login_refresh_token: str) -> str:
+    """``record`` encrypted and authenticated with a key derived from the connection's login refresh
+    token (the one ``record.login_key`` names); only the login key stays readable."""
+    if login_key_for(conn_id, login_refresh_token) != record.login_key:
+        raise OACVariableError(
+            f"Cannot seal the OAC token record of {conn_id!r}: it belongs to another login than the "
+            "connection's."
+        )
+    sealed = _fernet(conn_id, login_refresh_token).encrypt(record.to_json().encode()).decode()
+    return json.dumps({"v": _SEALED_VERSION, "login_key": record.login_key, "sealed": sealed}, sort_keys=True)
+
+
+def sealed_login_key(text: str) -> str | None:
+    """The login key of a sealed record's text, None if ``text`` is not one."""
+    try:
+        data = json.loads(text)
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("v") != _SEALED_VERSION:
+        return None
+    found = data.get("login_key")
+    return found if isinstance(found, str) and isinstance(data.get("sealed"), str) else None
+
+
+def open_sealed_record(conn_id: str, text: str, login_refresh_token: str | None) -> TokenRecord:
+    """The record sealed in ``text`` (see :func:`seal_record`). Raises :class:`OACVariableError`
+    when it cannot be opened: never "no record", which would send a spent refresh token to IAM."""
+    from cryptography.fernet import InvalidToken
+
+    key = sealed_login_key(text)
+    if key is None:
+        raise OACVariableError(f"The OAC token record of {conn_id!r} is not a sealed record.")
+    if not login_refresh_token or login_key_for(conn_id, login_refresh_token) != key:
+        raise OACVariableError(
+            f"The OAC token record of {conn_id!r} is sealed with the connection's login, which this "
+            "process was not given: read it through the connection's hook."
+        )
+    try:
+        plain = _fernet(conn_id, login_refresh_token).decrypt(json.loads(text)["sealed"].encode())
+    except InvalidToken:
+        plain = b""
+    record = TokenRecord.from_json(plain.decode()) if plain else None
+    if record is None or record.login_key != key:
+        raise OACVariableError(
+            f"The sealed OAC token record of {conn_id!r} does not open with the connection's login "
+            "(altered or damaged): run airflow-oac login again."
+        )
+    return record
+
+
 #: Airflow's Variable keys (``variable.key`` is ``String(250)``; the API refuses longer ones).
 VARIABLE_KEY_MAX = 250
 _KEY_HASH_MARK = "__h_"
@@ -136,10 +213,15 @@ def login_key_of(key: str, conn_id: str, text: str | None = None) -> str | None:
     candidate = key[-16:]
     if _LOGIN_KEY.fullmatch(candidate) and variable_key(conn_id, candidate) == key:
         return candidate
-    record = TokenRecord.from_json(text) if text else None
-    if record is not None and variable_key(conn_id, record.login_key) == key:
-        return record.login_key
+    claimed = (sealed_login_key(text) or _plain_login_key(text)) if text else None
+    if claimed is not None and variable_key(conn_id, claimed) == key:
+        return claimed
     return None
+
+
+def _plain_login_key(text: str) -> str | None:
+    record = TokenRecord.from_json(text)
+    return record.login_key if record is not None else None
 
 
 def keys_to_forget(keys: list[str], conn_id: str, keep: str | None) -> list[str]:
@@ -167,7 +249,18 @@ class VariableTokenStore:
     A read that fails raises (:class:`~airflow_provider_oac.hooks._airflow.OACVariableError`);
     only a Variable that does not exist reads as "no record". Taking an error for "no record"
     would send the connection's original, long-spent refresh token to IAM.
+
+    ``login_refresh_token`` is the connection's refresh token (the login's): it opens sealed
+    records, and on Airflow 3.0 a task or trigger seals what it writes with it (see the module's
+    docstring). ``seal`` overrides that choice (None: seal exactly on 3.0, inside a task or trigger).
     """
+
+    def __init__(self, login_refresh_token: str | None = None, *, seal: bool | None = None):
+        self._login_refresh_token = login_refresh_token
+        self._seal = seal
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
 
     def read(self, conn_id: str, login_key: str) -> TokenRecord | None:
         key = variable_key(conn_id, login_key)
@@ -179,22 +272,49 @@ class VariableTokenStore:
             text = get_variable(key)
         else:
             text = _orm_get_variable(key)
-        record = TokenRecord.from_json(text) if text else None
+        if not text:
+            return None
+        sealed_for = sealed_login_key(text)
+        if sealed_for is not None:
+            if sealed_for != login_key:
+                return None  # another login's record, as for a plain one below
+            record: TokenRecord | None = open_sealed_record(conn_id, text, self._login_refresh_token)
+        else:
+            record = TokenRecord.from_json(text)
         if record is not None:
             _mask(conn_id, record, text)
         return record if record is not None and record.login_key == login_key else None
 
+    def seals(self) -> bool:
+        """Whether :meth:`write` seals here: on Airflow 3.0 inside a task or trigger, unless told."""
+        if self._seal is not None:
+            return self._seal
+        from airflow_provider_oac import version_compat
+
+        # Task SDK 1.0's supervisor prints each message from the task with its body (3.1+'s only at
+        # debug level, which its logging configuration filters by default).
+        return not version_compat.AIRFLOW_V_3_1_PLUS and in_supervised_process()
+
     def write(self, conn_id: str, record: TokenRecord) -> None:
         key = variable_key(conn_id, record.login_key)
         description = f"Rotated OAC tokens for connection {conn_id} (written by airflow-provider-oac)"
+        if self.seals():
+            if not self._login_refresh_token:
+                raise OACVariableError(
+                    f"Cannot store the OAC token record of {conn_id!r} sealed: this store was not given "
+                    "the connection's login (a secret must not travel in the clear on Airflow 3.0)."
+                )
+            value = seal_record(conn_id, record, self._login_refresh_token)
+        else:
+            value = record.to_json()
         if in_supervised_process():
             from airflow_provider_oac.hooks._airflow import set_variable
 
-            set_variable(key, record.to_json(), description=description)
+            set_variable(key, value, description=description)
         else:
             from airflow.models import Variable as ORMVariable
 
-            ORMVariable.set(key, record.to_json(), description=description)
+            ORMVariable.set(key, value, description=description)
 
     def forget_login(self, conn_id: str, keep: str | None = None) -> int:
         if in_supervised_process():
