@@ -2,8 +2,10 @@
 
 - :class:`FailingStore`: the execution API's task-state-store PUT (Airflow 3.3 keeps the work
   record there) and its Variable PUT for ``oac_work__*`` keys (3.0 to 3.2) answer 503 for the
-  writes a rule picks; its Variable GET answers 503 for the reads a rule picks. dag.test() runs the real task runner against the in-process execution API,
-  so the task sees the API server's error as a worker would;
+  writes a rule picks; its Variable GET answers 503 for the reads a rule picks, each on every
+  attempt of the client (:func:`client_attempts`: Task SDK 1.0 retries a 5xx). dag.test() runs the
+  real task runner against the in-process execution API, so the task sees the API server's error as
+  a worker would;
 - :func:`run_until_accepted_then_kill` and :func:`retry_in_this_process`: the DAG runs in another
   process, which is SIGKILLed once OAC accepted its POST (OAC holds its answer); the next try of
   the same task instance then runs here, under the runner dag.test() uses.
@@ -30,6 +32,20 @@ def with_work_request_id(record: dict[str, Any]) -> bool:
     return bool(record.get("work_request_id"))
 
 
+def client_attempts() -> int:
+    """How often the task's execution-API client sends one request that answers 5xx under
+    ``dag.test()``: Task SDK 1.0 (Airflow 3.0) retries it (``[workers] execution_api_retries``
+    attempts); 1.1+'s in-process test client bypasses the retries. Each injected refusal refuses
+    every attempt of its request, so the task sees the failure on every version."""
+    from airflow_provider_oac.version_compat import AIRFLOW_V_3_1_PLUS
+
+    if AIRFLOW_V_3_1_PLUS:
+        return 1
+    from airflow.configuration import conf
+
+    return max(1, conf.getint("workers", "execution_api_retries", fallback=5))
+
+
 def intent(record: dict[str, Any]) -> bool:
     """The write before the POST (no work request id yet)."""
     return record.get("work_request_id") is None and "operation" in record
@@ -45,6 +61,19 @@ class FailingStore:
         self.read_rules: list[list[Any]] = []
         #: The Variable keys whose read was refused.
         self.failed_reads: list[str] = []
+        #: The client's further attempts of the request refused last: [request, attempts left,
+        #: write again first] (see :func:`client_attempts`).
+        self._resend: list[Any] | None = None
+
+    def _refuse_resend(self, request: Any, write: Callable[[], Any] | None = None) -> bool:
+        """Whether ``request`` is the client's retry of the request refused last (then refused too)."""
+        resend, self._resend = self._resend, None
+        if resend is None or resend[0] != request or resend[1] <= 0:
+            return False
+        if resend[2] and write is not None:
+            write()
+        self._resend = [request, resend[1] - 1, resend[2]]
+        return True
 
     def fail_reads(self, prefix: str, while_recorded: Rule, times: int = 1) -> None:
         """Refuse reads of the Variables whose key starts with ``prefix`` while the last work record
@@ -52,12 +81,15 @@ class FailingStore:
         self.read_rules.append([prefix, while_recorded, times])
 
     def _refuse_read(self, key: str) -> bool:
+        if self._refuse_resend(("read", key)):
+            return True
         if self.last is None:
             return False
         for rule in self.read_rules:
             if rule[2] > 0 and key.startswith(rule[0]) and rule[1](self.last):
                 rule[2] -= 1
                 self.failed_reads.append(key)
+                self._resend = [("read", key), client_attempts() - 1, False]
                 return True
         return False
 
@@ -68,6 +100,8 @@ class FailingStore:
 
     def _refuse(self, value: str, write: Callable[[], Any]) -> bool:
         """Whether to answer 503 to this write; ``write`` does it (called unless refused before)."""
+        if self._refuse_resend(("write", value), write):
+            return True
         record = json.loads(value)
         for rule in self.rules:
             if rule[1] > 0 and isinstance(record, dict) and rule[0](record):
@@ -76,6 +110,7 @@ class FailingStore:
                 if rule[2]:
                     write()
                     self.last = record
+                self._resend = [("write", value), client_attempts() - 1, rule[2]]
                 return True
         write()
         if isinstance(record, dict):

@@ -13,7 +13,7 @@ import pytest
 
 from tests.faults import work_record
 from tests.faults.work_record import retry_in_this_process, run_until_accepted_then_kill
-from tests.helpers import own_login, write_dag
+from tests.helpers import console_text, own_login, write_dag
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
@@ -49,6 +49,14 @@ def posts(emulator, path: str) -> int:
 
 def tries(run) -> dict[str, tuple[str, int]]:
     return {ti.task_id: (ti.state, ti.try_number) for ti in run.get_task_instances()}
+
+
+def how_to_clear(dag_id: str) -> str:
+    """What the message tells a person to delete: the task state store key on Airflow 3.3+, the
+    Variable (3.0 to 3.2's CLI command) before."""
+    from airflow_provider_oac.version_compat import AIRFLOW_V_3_3_PLUS
+
+    return "state-store/oac_work" if AIRFLOW_V_3_3_PLUS else f"airflow variables delete oac_work__{dag_id}__"
 
 
 def source_snapshot(name: str = "source") -> str:
@@ -90,7 +98,7 @@ def test_create_whose_intent_write_fails_sends_nothing_in_that_try(emulator, fai
     assert failing_store.failed[0].get("work_request_id") is None  # the intent, before any POST
     assert posts(emulator, "/snapshots") == 1  # only by the retry
     assert tries(run)["oac"] == ("success", 2)
-    assert "nothing was sent to OAC" in capfd.readouterr().out
+    assert "nothing was sent to OAC" in console_text(capfd.readouterr().out)
 
 
 def test_restore_whose_accepted_record_write_fails_posts_once(emulator, failing_store):
@@ -123,9 +131,9 @@ def test_a_retry_that_finds_a_restore_intent_fails_without_posting(emulator, fai
 
     assert posts(emulator, "/system/actions/restoreSnapshot") == 1
     assert tries(run)["oac"] == ("failed", 2)  # the second try refused, and without retries
-    out = capfd.readouterr().out
+    out = console_text(capfd.readouterr().out)
     assert "was not sent again" in out
-    assert "state-store/oac_work" in out  # how to clear the record deliberately
+    assert how_to_clear("oac_intent_restore_retry") in out  # how to clear the record deliberately
 
 
 def test_the_variable_record_of_airflow_3_0_to_3_2_refuses_a_second_restore_too(
@@ -153,7 +161,8 @@ def test_the_variable_record_of_airflow_3_0_to_3_2_refuses_a_second_restore_too(
     assert failing_store.failed  # the Variable write was refused
     assert posts(emulator, "/system/actions/restoreSnapshot") == 1
     assert tries(run)["oac"] == ("failed", 2)
-    assert "airflow variables delete oac_work__oac_intent_restore_variable__" in capfd.readouterr().out
+    out = console_text(capfd.readouterr().out)
+    assert "airflow variables delete oac_work__oac_intent_restore_variable__" in out
 
 
 def test_a_safety_snapshot_whose_record_write_fails_is_taken_once(emulator, failing_store):
@@ -242,7 +251,8 @@ def test_a_failed_read_of_the_variable_record_does_not_send_the_restore_again(
     assert failing_store.failed_reads  # the fault did happen
     assert emulator.control.counters()["restores_started"] == 1
     assert tries(run)["oac"] == ("success", 3)  # the failed read failed its try; the next re-attached
-    assert "Could not read this task's work record in the Variable 'oac_work__" in capfd.readouterr().out
+    out = console_text(capfd.readouterr().out)
+    assert "Could not read this task's work record in the Variable 'oac_work__" in out
 
 
 # --- the way out of a wait by name --------------------------------------------------------------------
@@ -261,10 +271,10 @@ def test_a_create_that_waited_by_name_in_vain_says_how_to_run_it_again(emulator,
 
     assert tries(run)["oac"][0] == "failed"
     assert emulator.control.snapshots() == [] and posts(emulator, "/snapshots") == 0
-    out = capfd.readouterr().out
+    out = console_text(capfd.readouterr().out)
     assert "no second request was sent" in out
     assert "running the task again only waits again" in out
-    assert "state-store/oac_work" in out  # how to delete the record
+    assert how_to_clear("oac_intent_wait_in_vain") in out  # how to delete the record
 
 
 def test_an_intent_write_whose_answer_fails_does_not_block_the_retry(emulator, failing_store):
@@ -330,7 +340,7 @@ def test_a_register_with_a_bad_bucket_fails_before_any_call_and_records_no_inten
     ).test()
 
     assert tries(run)["oac"] == ("failed", 1)  # bad input: no retries
-    assert "is not an OCI bucket name" in capfd.readouterr().out
+    assert "is not an OCI bucket name" in console_text(capfd.readouterr().out)
     assert emulator.control.counters()["oac_requests"] == requests_before
     assert failing_store.last is None  # no intent was written
 
@@ -359,4 +369,4 @@ def test_a_restore_whose_token_refresh_fails_before_the_post_is_not_refused_as_s
 
     assert emulator.control.counters()["restores_started"] == 0
     assert tries(run)["oac"][0] == "failed"
-    assert "An earlier try of this task sent the restore" not in capfd.readouterr().out
+    assert "An earlier try of this task sent the restore" not in console_text(capfd.readouterr().out)
