@@ -1,9 +1,12 @@
-"""Plain-data HTTP messages and the two thin transports that execute them.
+"""Plain-data HTTP messages, the steps of a sans-I/O flow, and the thin transports that execute them.
 
 Protocol code in ``auth/`` and ``client/`` builds :class:`HTTPRequest` values and reads
-:class:`HTTPResponse` values; it never touches a socket. :func:`send` (requests, used by the hook
-and CLI) and :func:`asend` (httpx, used by triggers) are the only places that do I/O, so the sync
-and async paths share every rule.
+:class:`HTTPResponse` values; it never touches a socket. Where a rule spans several requests
+(retries, a refresh, waiting for a work request), it is a *flow*: a generator that yields steps
+(:class:`Send`, :class:`Sleep`, :class:`Now`, ...) and receives their results. :func:`run_flow`
+and :func:`arun_flow` drive one; :func:`send` (requests, used by the hook and CLI) and
+:func:`asend` (httpx, used by triggers) are the only places that do I/O, so the sync and async
+paths share every rule.
 
 Requests and responses hide headers and bodies from ``repr``: they carry tokens and passwords.
 """
@@ -12,11 +15,13 @@ from __future__ import annotations
 
 import email.utils
 import json
+import random as _random
 import ssl
 import time
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field
 from datetime import timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow_provider_oac import __version__
 from airflow_provider_oac.errors import OACResponseError, OACTimeoutError, OACTransportError
@@ -114,6 +119,83 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     if seconds != seconds or seconds in (float("inf"), float("-inf")):
         return None
     return max(seconds, 0.0)
+
+
+def backoff(attempt: int, *, base: float, cap: float, random: Callable[[], float] = _random.random) -> float:
+    """Seconds to wait after the ``attempt``-th failure in a row (1 for the first): exponential
+    backoff with full jitter, a random time up to ``min(cap, base * 2**(attempt-1))``, so callers
+    that failed together do not retry together. The one formula behind every retry here (OAC
+    calls, IAM calls, device polls while IAM is down)."""
+    return random() * min(cap, base * 2 ** min(max(attempt - 1, 0), 62))
+
+
+# --- steps: what a flow asks its driver to do ----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Step: send ``request``; reply with the HTTPResponse or throw the OACTransportError."""
+
+    request: HTTPRequest
+
+
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    """Step: wait ``seconds``; reply with nothing."""
+
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Now:
+    """Step: reply with the driver's clock in seconds (the flow's docstring says which clock)."""
+
+
+_Step = TypeVar("_Step")
+_Result = TypeVar("_Result")
+
+
+def run_flow(flow: Generator[_Step, Any, _Result], execute: Callable[[_Step], Any]) -> _Result:
+    """Drive ``flow`` to its return value: ``execute`` each step and send its result back. An
+    OACTransportError from executing a :class:`Send` is thrown into the flow, which decides
+    whether to try again; any other exception ends the flow."""
+    reply: Any = None
+    error: OACTransportError | None = None
+    while True:
+        try:
+            step = flow.throw(error) if error is not None else flow.send(reply)
+        except StopIteration as done:
+            return done.value
+        reply, error = None, None
+        try:
+            reply = execute(step)
+        except OACTransportError as exc:
+            if not isinstance(step, Send):
+                raise
+            error = exc
+
+
+async def arun_flow(
+    flow: Generator[_Step, Any, _Result], execute: Callable[[_Step], Awaitable[Any]]
+) -> _Result:
+    """:func:`run_flow` for a coroutine ``execute``."""
+    reply: Any = None
+    error: OACTransportError | None = None
+    while True:
+        try:
+            step = flow.throw(error) if error is not None else flow.send(reply)
+        except StopIteration as done:
+            return done.value
+        reply, error = None, None
+        try:
+            reply = await execute(step)
+        except OACTransportError as exc:
+            if not isinstance(step, Send):
+                raise
+            error = exc
+
+
+# --- transports ----------------------------------------------------------------------------------
 
 
 def _lower_headers(headers: Any) -> dict[str, str]:

@@ -4,7 +4,9 @@ Every error carries what a user needs to act on it (the HTTP status, OAC's or IA
 message, the ``opc-request-id`` to give Oracle support) and never a token or a password: messages
 are built from server error texts and our own words only.
 
-No Airflow imports here: ``auth/`` and ``client/`` use this module outside Airflow too.
+No Airflow imports here: ``auth/`` and ``client/`` use this module outside Airflow too. Every
+exception class of the provider is defined here; the modules that raise one re-export it under
+its old import path (``hooks.locks.OACLockTimeout`` and so on).
 """
 
 from __future__ import annotations
@@ -216,3 +218,51 @@ class OACAirflowAPIError(OACError):
     def __init__(self, message: str, *, status: int | None = None):
         super().__init__(message)
         self.status = status
+
+
+# --- token store and refresh locks (hooks/) ---------------------------------------------------------
+
+
+class OACTokenStoreError(OACError):
+    """A refresh succeeded but its new refresh token could not be stored in the shared store."""
+
+
+class OACStateDirError(OACError):
+    """The state directory (lock files, journal) cannot be used: nothing was sent to IAM."""
+
+
+class OACStateSplitError(OACError):
+    """Another OS user's processes refresh on this host with a state directory this one cannot see."""
+
+
+class OACVariableError(OACError):
+    """An Airflow Variable could not be read or written (never taken for an absent one)."""
+
+
+class OACLockTimeout(OACError):
+    """Another process held the refresh lock for too long."""
+
+
+class OACLockLost(OACError):
+    """The cross-host refresh lock was lost (or may have been) while held: its holder must not
+    present the refresh token. A temporary failure: the next try takes the lock and re-reads the
+    store."""
+
+    def __init__(self, where: str, action: str, reason: str):
+        super().__init__(
+            f"Lost {where} before it could {action}: {reason}. The refresh token was not sent; the next "
+            "try takes the lock again and re-reads the stored token."
+        )
+        self.where, self.action, self.reason = where, action, reason
+
+
+# --- command line --------------------------------------------------------------------------------
+
+
+class CLIError(OACError):
+    """An ``airflow-oac`` command failed in a way its message explains; ``exit_code`` is the
+    process exit status (1 unless the input was wrong: 2)."""
+
+    def __init__(self, message: str, exit_code: int = 1):
+        super().__init__(message)
+        self.exit_code = exit_code

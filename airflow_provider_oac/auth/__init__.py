@@ -18,12 +18,14 @@ from airflow_provider_oac.auth.protocol import (
     PollState,
     SlowDown,
     device_authorization_request,
+    device_poll_delay,
     device_token_request,
     read_device_authorization,
     read_device_poll,
     read_revoke_response,
     read_token_response,
     refresh_failure,
+    refresh_flow,
     refresh_request,
     revoke_request,
     token_endpoint_backoff,
@@ -32,8 +34,6 @@ from airflow_provider_oac.auth.tokens import DEFAULT_REFRESH_TOKEN_LIFETIME, Tok
 
 if TYPE_CHECKING:
     from airflow_provider_oac.auth.flows import (
-        arefresh_tokens,
-        arevoke_refresh_token,
         poll_device_login,
         poll_once,
         refresh_tokens,
@@ -43,8 +43,6 @@ if TYPE_CHECKING:
 
 _FLOWS = frozenset(
     {
-        "arefresh_tokens",
-        "arevoke_refresh_token",
         "poll_device_login",
         "poll_once",
         "refresh_tokens",
@@ -73,10 +71,9 @@ __all__ = [
     "PollState",
     "SlowDown",
     "TokenSet",
-    "arefresh_tokens",
-    "arevoke_refresh_token",
     "decode_jwt_claims",
     "device_authorization_request",
+    "device_poll_delay",
     "device_token_request",
     "poll_device_login",
     "poll_once",
@@ -85,6 +82,7 @@ __all__ = [
     "read_revoke_response",
     "read_token_response",
     "refresh_failure",
+    "refresh_flow",
     "refresh_request",
     "refresh_tokens",
     "revoke_refresh_token",

@@ -1,9 +1,9 @@
-"""Drivers that execute :mod:`~airflow_provider_oac.auth.protocol` over HTTP.
+"""Drivers that execute :mod:`~airflow_provider_oac.auth.protocol` over HTTP with requests.
 
-Sync functions take a ``requests.Session`` and go through :func:`airflow_provider_oac._http.send`
-(the hook and the CLI); ``a``-prefixed ones take an ``httpx.AsyncClient`` and go through
-:func:`~airflow_provider_oac._http.asend` (triggers). Every decision is made in ``protocol``;
-these only send, wait and loop. Clocks and sleeps are injectable so tests take no real time.
+They take a ``requests.Session`` and go through :func:`airflow_provider_oac._http.send` (the hook,
+the CLI and the UI page; a trigger refreshes through the hook's token manager in a thread). Every
+decision is made in ``protocol``; these only send, wait and loop. Clocks and sleeps are
+injectable so tests take no real time.
 
 Nothing here logs or raises a device code or a token.
 """
@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from airflow_provider_oac._http import DEFAULT_TIMEOUT, asend, send
+from airflow_provider_oac._http import DEFAULT_TIMEOUT, Now, Send, run_flow, send
 from airflow_provider_oac.auth.protocol import (
+    MAX_POLL_BACKOFF,
+    MAX_REFRESH_DELAY,
     DeviceAuthorization,
     Granted,
     IAMEndpoints,
@@ -24,13 +26,12 @@ from airflow_provider_oac.auth.protocol import (
     PollState,
     device_authorization_request,
     device_code_expired,
+    device_poll_delay,
     device_token_request,
     read_device_authorization,
     read_device_poll,
     read_revoke_response,
-    read_token_response,
-    refresh_failure,
-    refresh_request,
+    refresh_flow,
     revoke_request,
     token_endpoint_backoff,
 )
@@ -42,16 +43,19 @@ from airflow_provider_oac.errors import (
 )
 
 if TYPE_CHECKING:
-    import httpx
     import requests
 
 Timeout = float | tuple[float, float]
 
-#: Longest pause between device polls while IAM is unreachable (RFC 8628 §3.5: back off).
-MAX_POLL_BACKOFF = 60.0
-#: A refresh gives up instead of waiting longer than this for one retry (e.g. a long Retry-After):
-#: the caller (a task, a trigger) is better placed to decide to wait that long.
-MAX_REFRESH_DELAY = 60.0
+__all__ = [
+    "MAX_POLL_BACKOFF",
+    "MAX_REFRESH_DELAY",
+    "poll_device_login",
+    "poll_once",
+    "refresh_tokens",
+    "revoke_refresh_token",
+    "start_device_login",
+]
 
 
 # --- device login --------------------------------------------------------------------------------
@@ -159,16 +163,13 @@ def poll_device_login(
         except (OACTokenEndpointUnavailable, OACTransportError) as exc:
             failures += 1
             retry_after = exc.retry_after if isinstance(exc, OACTokenEndpointUnavailable) else None
-            # The interval stays the floor: backing off may only make polls rarer.
-            delay = state.interval + token_endpoint_backoff(
-                failures, retry_after, base=state.interval, cap=MAX_POLL_BACKOFF
-            )
+            delay = device_poll_delay(state.interval, failures, retry_after)
             continue
         if isinstance(result, Granted):
             return result.tokens
         failures = 0
         state = result.state
-        delay = state.interval
+        delay = device_poll_delay(state.interval)
 
 
 def _wait(
@@ -232,80 +233,25 @@ def refresh_tokens(
     be long) and may raise to stop before the token is presented again, e.g. when the caller no
     longer holds the lock that makes it the only one allowed to present this token.
     """
-    request = refresh_request(endpoints, client_id, refresh_token, scope)
-    for attempt in range(1, max_attempts + 1):
-        if before_attempt is not None:
-            before_attempt()
-        sent_at = now()
-        try:
-            response = send(session, request, timeout=timeout)
-            return read_token_response(
-                response,
-                sent_at,
-                previous_refresh_token=refresh_token,
-                refresh_token_lifetime=refresh_token_lifetime,
-            )
-        except (OACTokenEndpointUnavailable, OACTransportError) as exc:
-            error = refresh_failure(exc)
-            delay = _refresh_retry_delay(error, attempt, max_attempts)
-            if delay is None:
-                if error is exc:
-                    raise
-                raise error from exc
-            sleep(delay)
-    raise AssertionError("unreachable: the last attempt returns or raises")
+    flow = refresh_flow(
+        endpoints,
+        client_id,
+        refresh_token,
+        scope=scope,
+        max_attempts=max_attempts,
+        refresh_token_lifetime=refresh_token_lifetime,
+    )
 
+    def execute(step: Any) -> Any:
+        if isinstance(step, Send):
+            if before_attempt is not None:
+                before_attempt()
+            return send(session, step.request, timeout=timeout)
+        if isinstance(step, Now):
+            return now()
+        return sleep(step.seconds)
 
-async def arefresh_tokens(
-    client: httpx.AsyncClient,
-    endpoints: IAMEndpoints,
-    client_id: str,
-    refresh_token: str,
-    *,
-    scope: str | None = None,
-    max_attempts: int = 5,
-    sleep: Callable[[float], Awaitable[object]] | None = None,
-    now: Callable[[], float] = time.time,
-    refresh_token_lifetime: float = DEFAULT_REFRESH_TOKEN_LIFETIME,
-    timeout: Timeout = DEFAULT_TIMEOUT,
-    before_attempt: Callable[[], object] | None = None,
-) -> TokenSet:
-    """:func:`refresh_tokens` for async code, with httpx; ``sleep`` defaults to ``asyncio.sleep``.
-    The same retry rule applies: a refresh token that may have been spent is never replayed."""
-    if sleep is None:
-        import asyncio
-
-        sleep = asyncio.sleep
-    request = refresh_request(endpoints, client_id, refresh_token, scope)
-    for attempt in range(1, max_attempts + 1):
-        if before_attempt is not None:
-            before_attempt()
-        sent_at = now()
-        try:
-            response = await asend(client, request, timeout=timeout)
-            return read_token_response(
-                response,
-                sent_at,
-                previous_refresh_token=refresh_token,
-                refresh_token_lifetime=refresh_token_lifetime,
-            )
-        except (OACTokenEndpointUnavailable, OACTransportError) as exc:
-            error = refresh_failure(exc)
-            delay = _refresh_retry_delay(error, attempt, max_attempts)
-            if delay is None:
-                if error is exc:
-                    raise
-                raise error from exc
-            await sleep(delay)
-    raise AssertionError("unreachable: the last attempt returns or raises")
-
-
-def _refresh_retry_delay(error: OACTokenEndpointUnavailable, attempt: int, max_attempts: int) -> float | None:
-    """Seconds before the next refresh attempt, or None to raise ``error`` now."""
-    if error.refresh_token_maybe_spent or attempt >= max_attempts:
-        return None
-    delay = token_endpoint_backoff(attempt, error.retry_after)
-    return delay if delay <= MAX_REFRESH_DELAY else None
+    return run_flow(flow, execute)
 
 
 # --- revocation ----------------------------------------------------------------------------------
@@ -326,30 +272,3 @@ def revoke_refresh_token(
         return read_revoke_response(send(session, request, timeout=timeout))
     except OACTransportError:
         return False
-
-
-async def arevoke_refresh_token(
-    client: httpx.AsyncClient,
-    endpoints: IAMEndpoints,
-    client_id: str,
-    refresh_token: str,
-    *,
-    timeout: Timeout = DEFAULT_TIMEOUT,
-) -> bool:
-    """:func:`revoke_refresh_token` for async code, with httpx."""
-    request = revoke_request(endpoints, client_id, refresh_token)
-    try:
-        return read_revoke_response(await asend(client, request, timeout=timeout))
-    except OACTransportError:
-        return False
-
-
-__all__ = [
-    "arefresh_tokens",
-    "arevoke_refresh_token",
-    "poll_device_login",
-    "poll_once",
-    "refresh_tokens",
-    "revoke_refresh_token",
-    "start_device_login",
-]

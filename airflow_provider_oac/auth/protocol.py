@@ -1,8 +1,9 @@
 """OAuth against an OCI IAM identity domain, as plain data: RFC 8628 device login and refresh.
 
-Every function here builds an :class:`~airflow_provider_oac._http.HTTPRequest` or reads an
-:class:`~airflow_provider_oac._http.HTTPResponse`; none does I/O or reads a clock (the caller
-passes ``now``). :mod:`airflow_provider_oac.auth.flows` executes them with requests or httpx.
+Every function here builds an :class:`~airflow_provider_oac._http.HTTPRequest`, reads an
+:class:`~airflow_provider_oac._http.HTTPResponse`, or (:func:`refresh_flow`) is a step generator
+that asks for the sends, sleeps and clock readings it needs; none does I/O or reads a clock.
+:mod:`airflow_provider_oac.auth.flows` executes them with requests.
 
 Error mapping, shared by every caller:
 
@@ -19,11 +20,20 @@ and any secret the caller presented is blanked out of it.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeAlias
 
-from airflow_provider_oac._http import HTTPRequest, HTTPResponse, parse_json, parse_retry_after
+from airflow_provider_oac._http import (
+    HTTPRequest,
+    HTTPResponse,
+    Now,
+    Send,
+    Sleep,
+    backoff,
+    parse_json,
+    parse_retry_after,
+)
 from airflow_provider_oac.auth.tokens import (
     DEFAULT_REFRESH_TOKEN_LIFETIME,
     TokenSet,
@@ -58,6 +68,11 @@ DEFAULT_POLL_INTERVAL = 5.0
 SLOW_DOWN_STEP = 5.0
 #: IAM documents ``expires_in`` as required and sends 300 in every example; used only if it is missing.
 DEFAULT_DEVICE_CODE_LIFETIME = 300.0
+#: Longest extra pause between device polls while IAM is unreachable (RFC 8628 §3.5: back off).
+MAX_POLL_BACKOFF = 60.0
+#: A refresh gives up instead of waiting longer than this for one retry (e.g. a long Retry-After):
+#: the caller (a task, a trigger) is better placed to decide to wait that long.
+MAX_REFRESH_DELAY = 60.0
 
 DEVICE_PATH = "/oauth2/v1/device"
 TOKEN_PATH = "/oauth2/v1/token"
@@ -341,6 +356,28 @@ def _expired(
     )
 
 
+def device_poll_delay(
+    interval: float,
+    failures: int = 0,
+    retry_after: float | None = None,
+    *,
+    rand: Callable[[], float] = random.random,
+) -> float:
+    """Seconds to wait before the next device poll.
+
+    ``interval`` is the poll state's (IAM's, plus 5 s for every ``slow_down``: RFC 8628 §3.5).
+    While IAM answers, that is the wait. After ``failures`` failed polls in a row (IAM
+    unreachable, 429, 5xx) it is the interval plus a jittered backoff that starts at the interval
+    and grows up to :data:`MAX_POLL_BACKOFF` (or IAM's ``Retry-After``): backing off only ever
+    makes polls rarer, never more frequent than the interval.
+    """
+    if failures <= 0:
+        return interval
+    return interval + token_endpoint_backoff(
+        failures, retry_after, base=interval, cap=MAX_POLL_BACKOFF, rand=rand
+    )
+
+
 def device_code_expired() -> OACDeviceCodeExpired:
     """The error a poller raises when it reaches its deadline without an answer."""
     return OACDeviceCodeExpired(
@@ -366,6 +403,48 @@ def refresh_request(
     if scope is not None:
         form["scope"] = validate_scope(scope)
     return HTTPRequest("POST", endpoints.token_url, headers=dict(_FORM_HEADERS), form=form)
+
+
+def refresh_flow(
+    endpoints: IAMEndpoints,
+    client_id: str,
+    refresh_token: str,
+    *,
+    scope: str | None = None,
+    max_attempts: int = 5,
+    refresh_token_lifetime: float = DEFAULT_REFRESH_TOKEN_LIFETIME,
+    rand: Callable[[], float] = random.random,
+) -> Generator[Send | Sleep | Now, Any, TokenSet]:
+    """The steps of one refresh (:class:`Now` is epoch seconds); returns the new tokens.
+
+    Retries, with :func:`token_endpoint_backoff`, only failures that prove IAM did not consume
+    the one-time refresh token (:func:`refresh_failure`), and never waits longer than
+    :data:`MAX_REFRESH_DELAY`; otherwise raises as
+    :func:`~airflow_provider_oac.auth.flows.refresh_tokens` documents. Bad input raises
+    :class:`OACConfigError` before the first step.
+    """
+    request = refresh_request(endpoints, client_id, refresh_token, scope)
+    for attempt in range(1, max_attempts + 1):
+        sent_at = yield Now()
+        try:
+            response = yield Send(request)
+            return read_token_response(
+                response,
+                sent_at,
+                previous_refresh_token=refresh_token,
+                refresh_token_lifetime=refresh_token_lifetime,
+            )
+        except (OACTokenEndpointUnavailable, OACTransportError) as exc:
+            error = refresh_failure(exc)
+            delay = None
+            if not error.refresh_token_maybe_spent and attempt < max_attempts:
+                delay = token_endpoint_backoff(attempt, error.retry_after, rand=rand)
+            if delay is None or delay > MAX_REFRESH_DELAY:
+                if error is exc:
+                    raise
+                raise error from exc
+            yield Sleep(delay)
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def read_token_response(
@@ -490,10 +569,9 @@ def token_endpoint_backoff(
     failed together do not retry together. A server ``Retry-After`` is honoured as a floor (plus
     up to ``base`` of jitter), even above ``cap``: callers that cannot wait that long give up.
     """
-    window = min(cap, base * 2 ** max(attempt - 1, 0))
     if retry_after is not None and retry_after > 0:
         return retry_after + rand() * base
-    return rand() * window
+    return backoff(attempt, base=base, cap=cap, random=rand)
 
 
 def refresh_failure(error: OACTokenEndpointUnavailable | OACTransportError) -> OACTokenEndpointUnavailable:
@@ -594,6 +672,8 @@ __all__ = [
     "DEFAULT_DEVICE_CODE_LIFETIME",
     "DEFAULT_POLL_INTERVAL",
     "DEVICE_CODE_GRANT_TYPE",
+    "MAX_POLL_BACKOFF",
+    "MAX_REFRESH_DELAY",
     "SLOW_DOWN_STEP",
     "DeviceAuthorization",
     "Granted",
@@ -604,6 +684,7 @@ __all__ = [
     "SlowDown",
     "device_authorization_request",
     "device_code_expired",
+    "device_poll_delay",
     "device_token_request",
     "parse_retry_after",
     "read_device_authorization",
@@ -611,6 +692,7 @@ __all__ = [
     "read_revoke_response",
     "read_token_response",
     "refresh_failure",
+    "refresh_flow",
     "refresh_request",
     "revoke_request",
     "token_endpoint_backoff",

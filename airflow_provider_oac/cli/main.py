@@ -14,15 +14,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from airflow_provider_oac import __version__
-from airflow_provider_oac.errors import OACConfigError, OACError
+from airflow_provider_oac.errors import CLIError, OACConfigError, OACError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
-
-
-class CLIError(Exception):
-    def __init__(self, message: str, exit_code: int = EXIT_FAILED):
-        super().__init__(message)
-        self.exit_code = exit_code
 
 
 class _Parser(argparse.ArgumentParser):
@@ -334,11 +328,8 @@ def _device_login(config: Any, *, no_browser: bool, say: Callable[[str], None]) 
     import requests
 
     from airflow_provider_oac.auth.flows import poll_device_login, start_device_login
-    from airflow_provider_oac.auth.protocol import IAMEndpoints
 
-    endpoints = IAMEndpoints.for_domain(
-        config.iam_url, device_url=config.device_url, token_url=config.token_url, revoke_url=config.revoke_url
-    )
+    endpoints = config.iam_endpoints
     with requests.Session() as session:
         session.verify = config.verify
         authorization = start_device_login(session, endpoints, config.client_id, config.scope)
@@ -729,18 +720,11 @@ def cmd_logout(args: argparse.Namespace) -> int:
         import requests
 
         from airflow_provider_oac.auth.flows import revoke_refresh_token
-        from airflow_provider_oac.auth.protocol import IAMEndpoints
 
-        endpoints = IAMEndpoints.for_domain(
-            config.iam_url,
-            device_url=config.device_url,
-            token_url=config.token_url,
-            revoke_url=config.revoke_url,
-        )
         with requests.Session() as session:
             session.verify = config.verify
             try:
-                revoked = revoke_refresh_token(session, endpoints, config.client_id, refresh_token)
+                revoked = revoke_refresh_token(session, config.iam_endpoints, config.client_id, refresh_token)
             except OACError:
                 revoked = False
     if not live.in_database:

@@ -1,5 +1,5 @@
-"""The asynchronous OAC client (``httpx``), used by triggers. Same rules as the sync client:
-both execute :func:`~airflow_provider_oac.client.protocol.call_flow`."""
+"""The asynchronous OAC client (``httpx``), used by triggers. Same rules as the sync client: both
+run the flows of :class:`~airflow_provider_oac.client.operations.Operations`."""
 
 from __future__ import annotations
 
@@ -7,24 +7,28 @@ import asyncio
 import functools
 import os
 import time
-from collections.abc import Awaitable, Callable, Generator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from airflow_provider_oac import _http, validation
+from airflow_provider_oac import _http
 from airflow_provider_oac.client import protocol
 from airflow_provider_oac.client.auth import AsyncTokenSource
 from airflow_provider_oac.client.models import Accepted, Snapshot, SnapshotStorageSpec, WorkRequest
+from airflow_provider_oac.client.operations import Flow, Operations
 from airflow_provider_oac.client.protocol import RetryPolicy
-from airflow_provider_oac.errors import OACConfigError, OACNotFoundError, OACTransportError
+from airflow_provider_oac.errors import OACConfigError
 
 if TYPE_CHECKING:
     import ssl
 
     import httpx
 
+_T = TypeVar("_T")
+
 
 class AsyncOACClient:
-    """The coroutine twin of :class:`~airflow_provider_oac.client.sync.OACClient`.
+    """The coroutine twin of :class:`~airflow_provider_oac.client.sync.OACClient`: the same flows
+    of :class:`~airflow_provider_oac.client.operations.Operations`, executed with httpx.
 
     ``token_source`` is an :class:`~airflow_provider_oac.client.auth.AsyncTokenSource`. An
     ``httpx.AsyncClient`` passed in is not closed by :meth:`aclose`; ``verify`` applies only to
@@ -43,19 +47,15 @@ class AsyncOACClient:
         verify: bool | str = True,
         clock: Callable[[], float] = time.monotonic,
     ):
-        self.base_url = validation.validate_oac_url(base_url)
+        self._operations = Operations(base_url, retry, verify=verify)
+        self.base_url = self._operations.base_url
         if not isinstance(token_source, AsyncTokenSource):
             raise OACConfigError(
                 "token_source must have async aget_access_token() and ainvalidate(access_token), "
                 f"not {type(token_source).__name__}."
             )
-        if verify is False:
-            raise OACConfigError(
-                "TLS verification cannot be turned off: pass verify=True or a CA bundle path."
-            )
         self._tokens = token_source
         self._timeout = timeout
-        self._retry = retry
         self._sleep = sleep
         self._clock = clock
         self._owns_client = client is None
@@ -81,14 +81,13 @@ class AsyncOACClient:
     # --- snapshots ---
 
     async def list_snapshots(self) -> list[Snapshot]:
-        return protocol.read_snapshots(await self._call(protocol.list_snapshots(self.base_url)))
+        return await self._run(self._operations.list_snapshots())
 
     async def get_snapshot(self, snapshot_id: str) -> Snapshot:
-        return protocol.read_snapshot(await self._call(protocol.get_snapshot(self.base_url, snapshot_id)))
+        return await self._run(self._operations.get_snapshot(snapshot_id))
 
     async def find_snapshots(self, name: str) -> list[Snapshot]:
-        name = validation.validate_snapshot_name(name)
-        return protocol.snapshots_named(await self.list_snapshots(), name)
+        return await self._run(self._operations.find_snapshots(name))
 
     async def create_snapshot(
         self,
@@ -99,42 +98,29 @@ class AsyncOACClient:
         bar_uri: str | None = None,
         description: str | None = None,
     ) -> Accepted:
-        request = protocol.create_snapshot(
-            self.base_url, name, password, storage, bar_uri=bar_uri, description=description
+        flow = self._operations.create_snapshot(
+            name, password, storage, bar_uri=bar_uri, description=description
         )
-        return await self._accepted(request, "create_snapshot")
+        return await self._run(flow)
 
     async def register_snapshot(
         self, name: str, bar_uri: str, storage: SnapshotStorageSpec, *, password: str | None = None
     ) -> Accepted:
-        request = protocol.register_snapshot(self.base_url, name, bar_uri, storage, password=password)
-        return await self._accepted(request, "register_snapshot")
+        return await self._run(self._operations.register_snapshot(name, bar_uri, storage, password=password))
 
     async def delete_snapshot(self, snapshot_id: str, *, delete_storage: bool = False) -> None:
-        await self._call(protocol.delete_snapshot(self.base_url, snapshot_id, delete_storage=delete_storage))
+        await self._run(self._operations.delete_snapshot(snapshot_id, delete_storage=delete_storage))
 
     async def restore_snapshot(self, snapshot_id: str, password: str) -> Accepted:
-        request = protocol.restore_snapshot(self.base_url, snapshot_id, password)
-        return await self._accepted(request, "restore_snapshot")
+        return await self._run(self._operations.restore_snapshot(snapshot_id, password))
 
     async def find_created_snapshot(self, name: str, work_request: WorkRequest) -> Snapshot:
-        protocol.require_succeeded(work_request)
-        snapshot_id = protocol.snapshot_from_work_request(work_request)
-        if snapshot_id:
-            try:
-                return await self.get_snapshot(snapshot_id)
-            except OACNotFoundError:
-                pass  # the resource may name something else than the snapshot: look by name
-        found = protocol.pick_created_snapshot(await self.list_snapshots(), name, work_request)
-        if found is None:
-            raise protocol.no_created_snapshot_error(name, work_request)
-        return found
+        return await self._run(self._operations.find_created_snapshot(name, work_request))
 
     # --- work requests and system ---
 
     async def get_work_request(self, work_request_id: str) -> WorkRequest:
-        request = protocol.get_work_request(self.base_url, work_request_id)
-        return protocol.read_work_request(await self._call(request))
+        return await self._run(self._operations.get_work_request(work_request_id))
 
     async def wait_for_work_request(
         self,
@@ -145,55 +131,29 @@ class AsyncOACClient:
         on_poll: Callable[[WorkRequest], None] | None = None,
     ) -> WorkRequest:
         """See :meth:`OACClient.wait_for_work_request`."""
-        poll_interval = validation.validate_positive_number(poll_interval, "poll_interval")
-        deadline = None
-        if timeout is not None:
-            deadline = self._clock() + validation.validate_positive_number(
-                timeout, "timeout", allow_zero=True
-            )
-        while True:
-            work_request = await self.get_work_request(work_request_id)
-            if on_poll is not None:
-                on_poll(work_request)
-            if protocol.check_work_request(work_request):
-                return work_request
-            await self._sleep(
-                protocol.next_poll_delay(
-                    work_request, poll_interval=poll_interval, deadline=deadline, now=self._clock()
-                )
-            )
+        flow = self._operations.wait_for_work_request(
+            work_request_id, poll_interval=poll_interval, timeout=timeout, on_poll=on_poll
+        )
+        return await self._run(flow)
 
     async def get_system(self) -> dict[str, Any]:
-        return protocol.read_system(await self._call(protocol.get_system(self.base_url)))
+        return await self._run(self._operations.get_system())
 
-    # --- transport: executes protocol.call_flow ---
+    # --- transport: executes the steps of the flows ---
 
-    async def _accepted(self, request: _http.HTTPRequest, operation: str) -> Accepted:
-        return protocol.read_accepted_or_unknown(await self._call(request, operation), operation)
+    async def _run(self, flow: Flow[_T]) -> _T:
+        return await _http.arun_flow(flow, self._execute)
 
-    async def _call(self, request: _http.HTTPRequest, operation: str | None = None) -> _http.HTTPResponse:
-        return await self._run(protocol.call_flow(request, policy=self._retry, operation=operation))
-
-    async def _run(self, flow: Generator[protocol.Step, Any, _http.HTTPResponse]) -> _http.HTTPResponse:
-        reply: Any = None
-        error: OACTransportError | None = None
-        while True:
-            try:
-                step = flow.throw(error) if error is not None else flow.send(reply)
-            except StopIteration as done:
-                return done.value
-            reply, error = None, None
-            if isinstance(step, protocol.GetToken):
-                reply = await self._tokens.aget_access_token()
-            elif isinstance(step, protocol.Send):
-                try:
-                    reply = await _http.asend(self._client, step.request, timeout=self._timeout)
-                except OACTransportError as exc:
-                    error = exc
-            elif isinstance(step, protocol.InvalidateToken):
-                await self._tokens.ainvalidate(step.access_token)
-            else:
-                await self._sleep(step.seconds)
+    async def _execute(self, step: protocol.Step) -> Any:
+        if isinstance(step, _http.Send):
+            return await _http.asend(self._client, step.request, timeout=self._timeout)
+        if isinstance(step, protocol.GetToken):
+            return await self._tokens.aget_access_token()
+        if isinstance(step, protocol.InvalidateToken):
+            return await self._tokens.ainvalidate(step.access_token)
+        if isinstance(step, _http.Now):
+            return self._clock()
+        return await self._sleep(step.seconds)
 
 
 @functools.lru_cache(maxsize=8)

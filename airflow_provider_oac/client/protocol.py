@@ -23,7 +23,16 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from airflow_provider_oac import validation
-from airflow_provider_oac._http import HTTPRequest, HTTPResponse, parse_json, parse_retry_after
+from airflow_provider_oac._http import (
+    HTTPRequest,
+    HTTPResponse,
+    Now,
+    Send,
+    Sleep,
+    backoff,
+    parse_json,
+    parse_retry_after,
+)
 from airflow_provider_oac.client.models import Accepted, Snapshot, SnapshotStorageSpec, WorkRequest
 from airflow_provider_oac.errors import (
     OACAPIError,
@@ -400,8 +409,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int, random: Callable[[], float] = _random.random) -> float:
         """A jittered delay before the attempt after ``attempt`` (1-based)."""
-        ceiling = min(self.max_delay, self.base_delay * 2 ** min(attempt - 1, 62))
-        return random() * ceiling
+        return backoff(attempt, base=self.base_delay, cap=self.max_delay, random=random)
 
 
 def decide_retry(
@@ -473,27 +481,15 @@ class GetToken:
 
 
 @dataclass(frozen=True, slots=True)
-class Send:
-    """Step: send ``request``; reply with the HTTPResponse or throw the OACTransportError."""
-
-    request: HTTPRequest
-
-
-@dataclass(frozen=True, slots=True)
 class InvalidateToken:
     """Step: OAC refused ``access_token`` (``TokenSource.invalidate``); reply with nothing."""
 
     access_token: str = field(repr=False)
 
 
-@dataclass(frozen=True, slots=True)
-class Sleep:
-    """Step: wait ``seconds``; reply with nothing."""
-
-    seconds: float
-
-
-Step = GetToken | Send | InvalidateToken | Sleep
+#: What the client's flows ask of a transport. ``Send``, ``Sleep`` and ``Now`` (a monotonic
+#: clock, for wait deadlines) are the shared steps of :mod:`airflow_provider_oac._http`.
+Step = GetToken | Send | InvalidateToken | Sleep | Now
 
 
 def call_flow(

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from airflow_provider_oac.errors import OACError
+from airflow_provider_oac.errors import OACVariableError
 
 T = TypeVar("T")
 
@@ -70,10 +70,6 @@ async def run_sync_sdk(func: Callable[[], T]) -> T:
     # Not thread-sensitive: a slow refresh (IAM backoff, a lock wait) must not hold the one
     # thread every other trigger's SDK calls would queue behind.
     return await sync_to_async(func, thread_sensitive=False)()
-
-
-class OACVariableError(OACError):
-    """An Airflow Variable could not be read or written (never taken for an absent one)."""
 
 
 def _comms() -> Any:

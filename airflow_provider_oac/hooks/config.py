@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from airflow_provider_oac.auth.protocol import IAMEndpoints
 from airflow_provider_oac.auth.tokens import DEFAULT_REFRESH_TOKEN_LIFETIME
 from airflow_provider_oac.errors import OACConfigError
 from airflow_provider_oac.validation import (
@@ -95,6 +96,15 @@ class OACConnectionConfig:
     #: One-line warnings about accepted values that look like typos (e.g. the scope), for the
     #: hook's log, the CLI and the UI page to show.
     warnings: tuple[str, ...] = field(default=(), compare=False)
+    #: The identity domain's device, token and revocation endpoints, overrides applied: built here
+    #: once, so the hook, the CLI and the UI page all talk to the same URLs.
+    iam_endpoints: IAMEndpoints = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        endpoints = IAMEndpoints.for_domain(
+            self.iam_url, device_url=self.device_url, token_url=self.token_url, revoke_url=self.revoke_url
+        )
+        object.__setattr__(self, "iam_endpoints", endpoints)  # frozen: set once, here
 
     @property
     def login_key(self) -> str:

@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from airflow_provider_oac.errors import OACConfigError, OACError
+from airflow_provider_oac.errors import OACConfigError, OACError, OACLockLost, OACLockTimeout
 
 log = logging.getLogger(__name__)
 
@@ -37,23 +37,6 @@ _thread_locks_guard = threading.Lock()
 
 #: How long a caller waits for another caller's refresh before giving up.
 LOCK_WAIT_SECONDS = 120.0
-
-
-class OACLockTimeout(OACError):
-    """Another process held the refresh lock for too long."""
-
-
-class OACLockLost(OACError):
-    """The cross-host refresh lock was lost (or may have been) while held: its holder must not
-    present the refresh token. A temporary failure: the next try takes the lock and re-reads the
-    store."""
-
-    def __init__(self, where: str, action: str, reason: str):
-        super().__init__(
-            f"Lost {where} before it could {action}: {reason}. The refresh token was not sent; the next "
-            "try takes the lock again and re-reads the stored token."
-        )
-        self.where, self.action, self.reason = where, action, reason
 
 
 class HeldLock:

@@ -20,9 +20,16 @@ from contextlib import AbstractContextManager, ExitStack, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_oac.auth.tokens import TokenSet
-from airflow_provider_oac.errors import OACError, OACLoginRequired, OACTokenEndpointUnavailable
+from airflow_provider_oac.errors import (
+    OACLockLost,
+    OACLoginRequired,
+    OACStateDirError,
+    OACStateSplitError,
+    OACTokenEndpointUnavailable,
+    OACTokenStoreError,
+)
 from airflow_provider_oac.hooks import masking
-from airflow_provider_oac.hooks.locks import OACLockLost, host_lock, lock_id, thread_lock
+from airflow_provider_oac.hooks.locks import host_lock, lock_id, thread_lock
 from airflow_provider_oac.hooks.token_store import (
     STATE_DIR_ENV,
     HostJournal,
@@ -47,18 +54,6 @@ _cache_guard = threading.Lock()
 
 #: Attempts to write the shared store after a refresh before giving up (the journal keeps it).
 STORE_WRITE_ATTEMPTS = 4
-
-
-class OACTokenStoreError(OACError):
-    """A refresh succeeded but its new refresh token could not be stored in the shared store."""
-
-
-class OACStateDirError(OACError):
-    """The state directory (lock files, journal) cannot be used: nothing was sent to IAM."""
-
-
-class OACStateSplitError(OACError):
-    """Another OS user's processes refresh on this host with a state directory this one cannot see."""
 
 
 def relogin_message(conn_id: str, reason: str) -> str:
@@ -314,14 +309,7 @@ class TokenManager:
 
     def _refresh(self, refresh_token: str) -> TokenSet:
         from airflow_provider_oac.auth.flows import refresh_tokens
-        from airflow_provider_oac.auth.protocol import IAMEndpoints
 
-        endpoints = IAMEndpoints.for_domain(
-            self.config.iam_url,
-            device_url=self.config.device_url,
-            token_url=self.config.token_url,
-            revoke_url=self.config.revoke_url,
-        )
         attempts = 0
 
         def before_attempt() -> None:
@@ -332,7 +320,7 @@ class TokenManager:
         try:
             tokens = refresh_tokens(
                 self._requests_session(),
-                endpoints,
+                self.config.iam_endpoints,
                 self.config.client_id,
                 refresh_token,
                 sleep=self._sleep,

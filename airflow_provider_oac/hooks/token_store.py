@@ -246,7 +246,7 @@ class VariableTokenStore:
     """Token records in Airflow Variables: through the Task SDK inside tasks and the triggerer,
     through the metadata database in the CLI and plain scripts.
 
-    A read that fails raises (:class:`~airflow_provider_oac.hooks._airflow.OACVariableError`);
+    A read that fails raises (:class:`~airflow_provider_oac.errors.OACVariableError`);
     only a Variable that does not exist reads as "no record". Taking an error for "no record"
     would send the connection's original, long-spent refresh token to IAM.
 

@@ -189,7 +189,7 @@ def start_login(
 
     require_encryption(fernet)
     config = resolve_settings(conn_id, settings)
-    endpoints = _endpoints(config)
+    endpoints = config.iam_endpoints
     with requests.Session() as session:
         session.verify = config.verify
         try:
@@ -385,12 +385,6 @@ def _audit(handle: LoginHandle, outcome: str, detail: str) -> None:
 
 def _when(epoch: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch))
-
-
-def _endpoints(config: OACConnectionConfig) -> IAMEndpoints:
-    return IAMEndpoints.for_domain(
-        config.iam_url, device_url=config.device_url, token_url=config.token_url, revoke_url=config.revoke_url
-    )
 
 
 # --- status --------------------------------------------------------------------------------------

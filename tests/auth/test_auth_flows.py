@@ -7,20 +7,16 @@ judging polls that only the fake clock spaced out.
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import threading
 import time
 from urllib.parse import urlsplit
 
-import httpx
 import pytest
 import requests
 from oac_auth_helpers import FakeClock
 
 from airflow_provider_oac.auth.flows import (
-    arefresh_tokens,
-    arevoke_refresh_token,
     poll_device_login,
     poll_once,
     refresh_tokens,
@@ -433,51 +429,3 @@ def test_revoked_login_needs_a_new_login(emulator, session, endpoints, clock):
 def test_revocation_failure_is_reported_not_raised(emulator, session, endpoints, clock):
     emulator.control.add_fault("POST /iam/oauth2/v1/revoke", "status", status=500)
     assert revoke_refresh_token(session, endpoints, emulator.config.client_id, "some-refresh-token") is False
-
-
-# --- async ---------------------------------------------------------------------------------------
-
-
-def test_async_refresh_rotates(emulator, session, endpoints, clock):
-    first = login(emulator, session, endpoints, clock)
-
-    async def refresh():
-        async with httpx.AsyncClient(trust_env=False) as client:
-            return await arefresh_tokens(client, endpoints, emulator.config.client_id, first.refresh_token)
-
-    second = asyncio.run(refresh())
-    assert second.refresh_token not in (None, first.refresh_token)
-    assert second.subject == emulator.config.username
-    assert emulator.control.counters()["refreshes"] == 1
-
-
-def test_async_refresh_retries_429_and_does_not_replay_a_500(emulator, session, endpoints, clock):
-    first = login(emulator, session, endpoints, clock)
-    emulator.control.add_fault(TOKEN_ROUTE, "status", status=429, retry_after=2)
-    emulator.control.add_fault(TOKEN_ROUTE, "status", status=500)
-    before = emulator.control.counters()["token_requests"]
-
-    async def refresh():
-        async with httpx.AsyncClient(trust_env=False) as client:
-            return await arefresh_tokens(
-                client, endpoints, emulator.config.client_id, first.refresh_token, sleep=clock.asleep
-            )
-
-    with pytest.raises(OACTokenEndpointUnavailable) as caught:
-        asyncio.run(refresh())
-    assert caught.value.refresh_token_maybe_spent is True
-    assert len(clock.sleeps) >= 1 and clock.sleeps[-1] >= 2.0
-    assert emulator.control.counters()["token_requests"] - before == 2
-
-
-def test_async_revoke(emulator, session, endpoints, clock):
-    first = login(emulator, session, endpoints, clock)
-
-    async def revoke():
-        async with httpx.AsyncClient(trust_env=False) as client:
-            return await arevoke_refresh_token(
-                client, endpoints, emulator.config.client_id, first.refresh_token
-            )
-
-    assert asyncio.run(revoke()) is True
-    assert emulator.control.counters()["revocations"] == 1

@@ -1,4 +1,4 @@
-"""Test helpers for the OAC client: plain HTTP answers and a scripted driver for call_flow."""
+"""Test helpers for the OAC client: plain HTTP answers and a scripted driver for its flows."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_provider_oac import _http
 from airflow_provider_oac._http import HTTPRequest, HTTPResponse
 from airflow_provider_oac.client import protocol
 
@@ -32,39 +33,41 @@ def html_page(status: int) -> HTTPResponse:
 
 @dataclass
 class ScriptedTransport:
-    """Executes a call_flow against scripted answers (HTTPResponse or an exception to raise)."""
+    """Executes client flows against scripted answers (HTTPResponse or an exception to raise), on
+    a clock that only sleeping moves."""
 
     answers: list[Any]
     tokens: list[str] = field(default_factory=lambda: ["token-1", "token-2", "token-3"])
     sent: list[HTTPRequest] = field(default_factory=list)
     invalidated: list[str] = field(default_factory=list)
     sleeps: list[float] = field(default_factory=list)
+    clock: float = 1000.0
     _token_index: int = 0
 
     def run(self, request: HTTPRequest, policy: protocol.RetryPolicy | None = None, **kwargs: Any):
-        flow = protocol.call_flow(request, policy=policy or protocol.RetryPolicy(), **kwargs)
-        reply: Any = None
-        error: BaseException | None = None
-        while True:
-            try:
-                step = flow.throw(error) if error is not None else flow.send(reply)
-            except StopIteration as done:
-                return done.value
-            reply, error = None, None
-            if isinstance(step, protocol.GetToken):
-                reply = self.tokens[min(self._token_index, len(self.tokens) - 1)]
-            elif isinstance(step, protocol.Send):
-                self.sent.append(step.request)
-                answer = self.answers.pop(0)
-                if isinstance(answer, BaseException):
-                    error = answer
-                else:
-                    reply = answer
-            elif isinstance(step, protocol.InvalidateToken):
-                self.invalidated.append(step.access_token)
-                self._token_index += 1
-            else:
-                self.sleeps.append(step.seconds)
+        return self.run_flow(protocol.call_flow(request, policy=policy or protocol.RetryPolicy(), **kwargs))
+
+    def run_flow(self, flow: Any) -> Any:
+        return _http.run_flow(flow, self.execute)
+
+    def execute(self, step: protocol.Step) -> Any:
+        if isinstance(step, protocol.GetToken):
+            return self.tokens[min(self._token_index, len(self.tokens) - 1)]
+        if isinstance(step, _http.Send):
+            self.sent.append(step.request)
+            answer = self.answers.pop(0)
+            if isinstance(answer, BaseException):
+                raise answer
+            return answer
+        if isinstance(step, protocol.InvalidateToken):
+            self.invalidated.append(step.access_token)
+            self._token_index += 1
+            return None
+        if isinstance(step, _http.Now):
+            return self.clock
+        self.sleeps.append(step.seconds)
+        self.clock += step.seconds
+        return None
 
     @property
     def authorizations(self) -> list[str]:

@@ -39,6 +39,20 @@ def test_a_complete_connection_is_read_with_its_storage_defaults():
     assert "refresh-token-value" not in repr(cfg)
 
 
+def test_the_iam_endpoints_are_the_domains_own_paths_by_default():
+    endpoints = config().iam_endpoints
+    assert endpoints.device_url == "https://idcs-0123.identity.oraclecloud.com/oauth2/v1/device"
+    assert endpoints.token_url == "https://idcs-0123.identity.oraclecloud.com/oauth2/v1/token"
+    assert endpoints.revoke_url == "https://idcs-0123.identity.oraclecloud.com/oauth2/v1/revoke"
+
+
+def test_the_iam_endpoints_carry_the_connections_overrides():
+    cfg = config(extra=extra(token_url="https://proxy.example.com/iam/token"))
+    assert cfg.iam_endpoints.token_url == "https://proxy.example.com/iam/token"
+    assert cfg.iam_endpoints.device_url.endswith("/oauth2/v1/device")
+    assert "iam_endpoints" not in repr(cfg)
+
+
 def test_offline_access_is_added_to_a_scope_that_lacks_it():
     cfg = config(extra=extra(scope=f"{AUDIENCE}urn:opc:resource:consumer::all"))
     assert cfg.scope.endswith(" offline_access")
