@@ -67,7 +67,7 @@ def main() -> int:
     from airflow_provider_oac.hooks.oac import OACHook
     from airflow_provider_oac.hooks.token_manager import TokenManager
     from airflow_provider_oac.hooks.token_store import VariableTokenStore, _orm_get_variable, variable_key
-    from tests.helpers import login
+    from airflow_provider_oac.testing import login
 
     process_masker = masking._masker()
     if process_masker is None:

@@ -22,8 +22,16 @@ def add_oac_routes(api: FastAPI, state: EmulatorState) -> None:
         fault = request.scope.get(FAULT_SCOPE_KEY)
         return fault if isinstance(fault, Fault) else None
 
-    def accepted(work_request_id: str, *, in_body: bool, in_header: bool) -> Response:
-        headers = {"oa-work-request-id": work_request_id} if in_header else {}
+    def accepted(work_request_id: str, operation: str) -> Response:
+        """202 with the work request id where the configuration says (``operation``: create or
+        restore; OAC's choice of body or header is unconfirmed)."""
+        config = state.oac.config
+        in_body = getattr(config, f"{operation}_work_request_in_body")
+        headers = (
+            {"oa-work-request-id": work_request_id}
+            if getattr(config, f"{operation}_work_request_in_header")
+            else {}
+        )
         if in_body:
             return JSONResponse({"workRequestId": work_request_id}, status_code=202, headers=headers)
         return Response(status_code=202, headers=headers)
@@ -37,12 +45,7 @@ def add_oac_routes(api: FastAPI, state: EmulatorState) -> None:
     async def create_snapshot(request: Request) -> Response:
         subject = authenticate(request)
         work_request_id = state.oac.create_snapshot(await read_json(request), subject, fault_of(request))
-        config = state.oac.config
-        return accepted(
-            work_request_id,
-            in_body=config.create_work_request_in_body,
-            in_header=config.create_work_request_in_header,
-        )
+        return accepted(work_request_id, "create")
 
     @api.get(f"{API}/snapshots/{{snapshot_id}}")
     async def get_snapshot(request: Request, snapshot_id: str) -> Response:
@@ -62,12 +65,7 @@ def add_oac_routes(api: FastAPI, state: EmulatorState) -> None:
     async def restore_snapshot(request: Request) -> Response:
         authenticate(request)
         work_request_id = state.oac.restore_snapshot(await read_json(request), fault_of(request))
-        config = state.oac.config
-        return accepted(
-            work_request_id,
-            in_body=config.restore_work_request_in_body,
-            in_header=config.restore_work_request_in_header,
-        )
+        return accepted(work_request_id, "restore")
 
     @api.get(f"{API}/system")
     async def system(request: Request) -> Response:
