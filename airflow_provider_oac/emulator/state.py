@@ -10,7 +10,8 @@ The parts live in their own modules, each plain Python with no web framework:
 - ``common.py``: error answers, the clock, the counters.
 
 All parts share one lock, one clock and one set of counters. Several instances can share the
-store (and an identity domain, or each have their own): build them as :class:`EmulatorState` does.
+store (and an identity domain, or each have their own): build them as :class:`EmulatorState` does,
+or give each emulator the same ``store`` (an ``ObjectStore`` with a lock of its own).
 ``app.py`` turns HTTP into calls on these parts and answers back.
 """
 
@@ -52,9 +53,11 @@ class EmulatorState:
     :attr:`faults`. Their methods raise :class:`OAuthProblem`, :class:`APIProblem` or
     :class:`ControlProblem` for error answers."""
 
-    def __init__(self, config: EmulatorConfig):
+    def __init__(self, config: EmulatorConfig, *, store: ObjectStore | None = None):
         self._lock = threading.RLock()
         self._initial_config = config
+        #: An object store shared with other emulators (other OAC instances); a reset keeps it.
+        self._shared_store = store
         # One signing key per emulator, kept across resets: tokens from before a reset are
         # rejected because their ids are forgotten, not because the key changed.
         self._signing_key = secrets.token_bytes(32)
@@ -69,7 +72,7 @@ class EmulatorState:
         self._request_log: deque[dict[str, Any]] = deque(maxlen=_REQUEST_LOG_SIZE)
         lock = self._lock
         self.faults = FaultBook(lock)
-        self.store = ObjectStore(lock)
+        self.store = self._shared_store if self._shared_store is not None else ObjectStore(lock)
         self.iam = IdentityDomain(config, self.clock, self._counters, lock, signing_key=self._signing_key)
         self.oac = OACInstance(
             config, iam=self.iam, store=self.store, clock=self.clock, counters=self._counters, lock=lock

@@ -140,3 +140,61 @@ def test_buckets_are_per_region_and_namespace():
     assert work_request_status(test, found) == "SUCCEEDED"
     [listed] = test.list_snapshots()
     assert listed["storage"]["bucketOciRegion"] == prod.region
+
+
+def test_two_emulator_servers_over_one_object_store_refresh_test_from_prod():
+    """What the environment refresh needs over HTTP: PROD and TEST as two servers (two identity
+    domains, two audiences) sharing one store; TEST registers and restores PROD's BAR file."""
+    import requests
+
+    from airflow_provider_oac.emulator import EmulatorServer
+
+    store = ObjectStore(threading.RLock())
+    prod_config = EmulatorConfig(audience=PROD_AUDIENCE, auto_approve=True, work_request_seconds=0)
+    test_config = EmulatorConfig(audience=TEST_AUDIENCE, auto_approve=True, work_request_seconds=0)
+    with (
+        EmulatorServer(prod_config, store=store) as prod,
+        EmulatorServer(test_config, store=store) as test,
+        requests.Session() as http,
+    ):
+        http.trust_env = False
+
+        def headers(server: EmulatorServer) -> dict[str, str]:
+            form = {"client_id": server.config.client_id}
+            device = http.post(
+                f"{server.iam_url}/oauth2/v1/device",
+                data={**form, "response_type": "device_code", "scope": server.config.scope},
+            ).json()
+            token = http.post(
+                f"{server.iam_url}/oauth2/v1/token",
+                data={**form, "grant_type": DEVICE_CODE_GRANT, "device_code": device["device_code"]},
+            ).json()
+            return {"Authorization": f"Bearer {token['access_token']}"}
+
+        def create(server: EmulatorServer, body: dict) -> str:
+            answer = http.post(f"{server.url}/api/20210901/snapshots", json=body, headers=headers(server))
+            assert answer.status_code == 202, answer.text
+            return answer.json()["workRequestId"]
+
+        prod_content = prod.control.state()["content"]
+        create(prod, snapshot_body("CREATE", "weekly", bucket="shared"))
+        # TEST's identity domain does not vouch for PROD's tokens.
+        foreign = http.get(f"{test.url}/api/20210901/snapshots", headers=headers(prod))
+        assert foreign.status_code == 401
+
+        create(test, snapshot_body("REGISTER", "from-prod", bucket="shared", uri="file:///weekly.bar"))
+        [registered] = test.control.snapshots()
+        assert registered["registered"]
+        restore = http.post(
+            f"{test.url}/api/20210901/system/actions/restoreSnapshot",
+            json={"snapshot": {"id": registered["id"], "password": SNAPSHOT_PASSWORD}},
+            headers=headers(test),
+        )
+        assert restore.status_code == 202, restore.text
+        assert [r["status"] for r in test.control.restores()] == ["SUCCEEDED"]
+        assert test.control.state()["content"] == prod_content
+
+        # A reset of one emulator keeps the shared store (the other instance's BAR files).
+        test.control.reset()
+        assert [o["object"] for o in prod.control.bar_objects()] == ["weekly.bar"]
+        assert [s["name"] for s in prod.control.snapshots()] == ["weekly"]
