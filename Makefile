@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: all venv test lint typecheck docs dist pytest browser-deps demo emulator lock clean bench faults \
+.PHONY: all venv test quick lint typecheck docs dist pytest browser-deps demo emulator lock clean bench faults \
 	lock-compat compat compat-smoke
 
 all: test
@@ -52,6 +52,12 @@ browser-deps:
 
 # The whole suite: lint, types, docs (warnings are errors), then every test.
 test: lint typecheck docs pytest
+
+# The suite without the tests that start real Airflow components (scheduler, triggerer, API
+# server), a whole deployment, or many processes for a minute (markers scheduler, deployment,
+# stress); the fault matrix's short form stays. How long it takes: docs/development.md.
+quick: $(STAMP)
+	$(BIN)/pytest -m "not scheduler and not deployment and not stress"
 
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py

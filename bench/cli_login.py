@@ -30,7 +30,7 @@ import _env  # sets up AIRFLOW_HOME before Airflow is imported
 
 def one_login(emulator: Any, conn_id: str, interval: float) -> tuple[float, bool]:
     """Seconds from approval to the CLI's "Logged in" line; whether the connection exists then."""
-    from tests.helpers import cli_login_args
+    from airflow_provider_oac.testing import cli_login_args
 
     proc = subprocess.Popen(
         [str(Path(sys.executable).parent / "airflow-oac"), *cli_login_args(emulator, conn_id)],

@@ -140,7 +140,7 @@ PASSWORD = {PASSWORD!r}
 
 
 def dag_run(emulator: Any, dag_id: str, task: str) -> Counted:
-    from tests.helpers import write_dag
+    from airflow_provider_oac.testing import write_dag
 
     dag = write_dag(dag_id, task, imports=IMPORTS)
     with Counted(emulator) as counted:
@@ -207,7 +207,7 @@ def main() -> int:
 
     _env.airflow_home("http")
     from airflow_provider_oac.emulator import EmulatorConfig, EmulatorServer
-    from tests.helpers import login
+    from airflow_provider_oac.testing import login
 
     minimum_polls = 1 + math.ceil(work / interval)
     rows: list[list[object]] = []

@@ -67,9 +67,10 @@ def main() -> int:
     from airflow_provider_oac.hooks.oac import OACHook
     from airflow_provider_oac.hooks.token_manager import TokenManager
     from airflow_provider_oac.hooks.token_store import VariableTokenStore, _orm_get_variable, variable_key
-    from tests.helpers import login
+    from airflow_provider_oac.testing import login
 
-    process_masker = masking._masker()
+    # The Task SDK's masker: the one mask_secret feeds in a task process.
+    process_masker = masking._masker(masking._masker_modules()[0])
     if process_masker is None:
         print("Airflow's secrets masker has a shape hooks/masking.py does not know: nothing is retired.")
         return 1

@@ -21,42 +21,21 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_oac.testing import STATE_DIR_ENV, temporary_airflow_home
+
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # the worker processes and helpers live in tests/
+# This bench drives the stress test's own worker processes and PostgreSQL helpers
+# (tests/stress, tests/servers): the one bench that imports the test suite.
+sys.path.insert(0, str(REPO))
 
 TASK_COUNTS = (1, 10, 50)
-STATE_DIR_ENV = "AIRFLOW_PROVIDER_OAC_STATE_DIR"
-
-
-def airflow_home() -> Path:
-    """A temporary AIRFLOW_HOME with a migrated SQLite database; set in os.environ before any
-    Airflow import, so this process, its workers and the forkserver all use it."""
-    from cryptography.fernet import Fernet
-
-    home = Path(tempfile.mkdtemp(prefix="oac-bench-home-"))
-    for name in [n for n in os.environ if n.startswith(("AIRFLOW_CONN_", "AIRFLOW_VAR_", "AIRFLOW__"))]:
-        del os.environ[name]
-    os.environ.update(
-        {
-            "AIRFLOW_HOME": str(home),
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-            "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
-            "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
-        }
-    )
-    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)
-    return home
 
 
 class Bench:
@@ -66,7 +45,7 @@ class Bench:
         self.runs = 0
 
     def new_login(self, prefix: str, **extra: Any) -> str:
-        from tests.helpers import login
+        from airflow_provider_oac.testing import login
 
         self.runs += 1
         conn_id = f"bench_{prefix}_{self.runs}"
@@ -257,7 +236,7 @@ def main() -> int:
     parser.add_argument("--no-stress", action="store_true", help="only the table")
     args = parser.parse_args()
 
-    home = airflow_home()
+    home = temporary_airflow_home("bench-home")
     from airflow_provider_oac.emulator import EmulatorConfig, EmulatorServer
     from tests.servers import postgres_lock_conn, postgres_user, temporary_database
 

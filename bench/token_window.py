@@ -2,9 +2,9 @@
 the first durable write of the new one (the host journal: written, fsynced, renamed, directory
 fsynced). A process killed inside the window loses the login.
 
-    .venv/bin/python -m bench.token_window [--refreshes 20] [--masked 0 1000]
+    .venv/bin/python bench/token_window.py [--refreshes 20] [--masked 0 1000]
 
-Runs against the emulator in this process with the session-style temporary AIRFLOW_HOME (SQLite).
+Runs against the emulator in this process with a temporary AIRFLOW_HOME (SQLite).
 ``--masked N`` first registers N unrelated secrets with the secrets masker, as a long-running
 triggerer or a task with many connections has: masking recompiles one regex of all of them. Run it
 on an older checkout (PYTHONPATH=that checkout) to compare: the wrappers are the same.
@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 
-import tests.conftest as session  # noqa: F401 - a temporary AIRFLOW_HOME before Airflow loads
+from airflow_provider_oac.testing import STATE_DIR_ENV, temporary_airflow_home
 
 
 def main() -> int:
@@ -28,18 +28,16 @@ def main() -> int:
     parser.add_argument("--masked", type=int, nargs="+", default=[0, 1000])
     args = parser.parse_args()
 
-    import subprocess
-
-    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)
+    temporary_airflow_home("bench-window")  # before anything imports Airflow
     from airflow_provider_oac.auth import flows
     from airflow_provider_oac.emulator import EmulatorConfig, EmulatorServer
     from airflow_provider_oac.hooks import token_store
     from airflow_provider_oac.hooks._airflow import mask_secret
     from airflow_provider_oac.hooks.oac import OACHook
     from airflow_provider_oac.hooks.token_manager import forget_process_cache
-    from tests.helpers import login
+    from airflow_provider_oac.testing import login
 
-    os.environ["AIRFLOW_PROVIDER_OAC_STATE_DIR"] = tempfile.mkdtemp(prefix="oac-window-")
+    os.environ[STATE_DIR_ENV] = tempfile.mkdtemp(prefix="oac-window-")
     answered: list[float] = []
     windows: list[float] = []
     real_refresh, real_write = flows.refresh_tokens, token_store.HostJournal.write

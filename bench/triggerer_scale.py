@@ -153,7 +153,7 @@ def main() -> int:
         return 0
 
     from airflow_provider_oac.auth.tokens import ACCESS_TOKEN_REFRESH_MARGIN
-    from tests.helpers import login
+    from airflow_provider_oac.testing import EmulatorProcess, login
 
     _env.airflow_home("triggerer")
     rows: list[list[object]] = []
@@ -161,7 +161,7 @@ def main() -> int:
     # auth.tokens refreshes a quarter of the life early for short tokens, else 15 s early.
     short = args.token_ttl < 4 * ACCESS_TOKEN_REFRESH_MARGIN
     usable = args.token_ttl - (args.token_ttl / 4 if short else ACCESS_TOKEN_REFRESH_MARGIN)
-    with _env.EmulatorProcess("--access-token-ttl", str(args.token_ttl)) as emulator:
+    with EmulatorProcess("--access-token-ttl", str(args.token_ttl)) as emulator:
         login(emulator, CONN_ID)
         for count in args.counts:
             completed = subprocess.run(

@@ -1,50 +1,37 @@
-"""Test helpers: logging in against the emulator, running the CLI as users do."""
+"""Test helpers: logging in against the emulator, running the CLI as users do.
+
+What ``bench/`` needs too lives in ``airflow_provider_oac.testing`` and is re-exported here.
+"""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-import textwrap
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_oac.testing import SNAPSHOT_PASSWORD, cli_login_args, dag_bag, login, write_dag
+
+__all__ = [
+    "BIN",
+    "SNAPSHOT_PASSWORD",
+    "CLIProcess",
+    "cli",
+    "cli_login_args",
+    "console_text",
+    "dag_bag",
+    "login",
+    "own_login",
+    "stored_work_records",
+    "sync_dags_folder",
+    "write_dag",
+]
+
 BIN = Path(sys.executable).parent
-
-#: A snapshot password that meets Oracle's rule (14-50 characters, a number, an uppercase and a
-#: lowercase letter, a special character): the emulator refuses weaker ones, as OAC does.
-SNAPSHOT_PASSWORD = "Snapshot-Pa55word!"
-
-
-def login(emulator: Any, conn_id: str = "oac_default", **extra: Any):
-    """A device login approved by the emulator, saved as the connection (what the CLI does)."""
-    import requests
-
-    from airflow_provider_oac.auth.flows import poll_device_login, start_device_login
-    from airflow_provider_oac.auth.protocol import IAMEndpoints
-    from airflow_provider_oac.cli.connections import save_login
-
-    emulator.control.configure(auto_approve=True, device_interval=1)
-    endpoints = IAMEndpoints.for_domain(emulator.iam_url)
-    with requests.Session() as session:
-        authorization = start_device_login(
-            session, endpoints, emulator.config.client_id, emulator.config.scope
-        )
-        tokens = poll_device_login(session, endpoints, emulator.config.client_id, authorization)
-    lifetime = extra.pop("refresh_token_lifetime", 604800.0)
-    return save_login(
-        conn_id,
-        oac_url=emulator.url,
-        iam_url=emulator.iam_url,
-        client_id=emulator.config.client_id,
-        scope=emulator.config.scope,
-        tokens=tokens,
-        refresh_token_lifetime=lifetime,
-        extra_updates={"bucket": "test-bucket", "refresh_token_lifetime": lifetime, **extra},
-    )
 
 
 @contextmanager
@@ -79,23 +66,6 @@ def cli(
     )
 
 
-def cli_login_args(emulator: Any, conn_id: str = "oac_default") -> list[str]:
-    return [
-        "login",
-        "--conn-id",
-        conn_id,
-        "--oac-url",
-        emulator.url,
-        "--iam-url",
-        emulator.iam_url,
-        "--client-id",
-        emulator.config.client_id,
-        "--scope",
-        emulator.config.scope,
-        "--no-browser",
-    ]
-
-
 class CLIProcess:
     """A running ``airflow-oac`` whose output a test reads while it runs (to approve its code)."""
 
@@ -125,34 +95,6 @@ class CLIProcess:
     def finish(self, timeout: float = 60) -> tuple[int, str, str]:
         out, err = self.proc.communicate(timeout=timeout)
         return self.proc.returncode, "".join(self.lines) + out, err
-
-
-_DAG_HEADER = """\
-from datetime import datetime, timedelta
-
-from airflow.sdk import DAG
-
-with DAG(
-    {dag_id!r},
-    schedule=None,
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
-    default_args={{"retries": {retries}, "retry_delay": timedelta(seconds=0)}},
-) as dag:
-"""
-
-
-def write_dag(dag_id: str, tasks: str, *, retries: int = 0, imports: str = ""):
-    """A DAG file in the session's dags folder, loaded: ``dag.test()`` runs only DAGs of a bundle.
-
-    ``tasks`` is the body of the ``with DAG(...)`` block; ``imports`` goes above it.
-    """
-    path = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / f"{dag_id}.py"
-    source = textwrap.dedent(imports) + "\n" + _DAG_HEADER.format(dag_id=dag_id, retries=retries)
-    path.write_text(source + textwrap.indent(textwrap.dedent(tasks).strip() + "\n", "    "))
-    bag = dag_bag(path)
-    assert not bag.import_errors, bag.import_errors
-    return bag.get_dag(dag_id)
 
 
 def console_text(text: str) -> str:
@@ -193,17 +135,6 @@ def sync_dags_folder() -> None:
         bag = DagBag(dag_folder=str(bundle.path), include_examples=False)
         with create_session() as session:
             bag.sync_to_db(bundle.name, bundle.version, session=session)
-
-
-def dag_bag(folder: Path | str) -> Any:
-    """Airflow's DagBag of ``folder`` (airflow.dag_processing.dagbag from 3.2, airflow.models before)."""
-    from airflow_provider_oac.version_compat import AIRFLOW_V_3_2_PLUS
-
-    if AIRFLOW_V_3_2_PLUS:
-        from airflow.dag_processing.dagbag import DagBag
-    else:
-        from airflow.models.dagbag import DagBag
-    return DagBag(dag_folder=str(folder))
 
 
 def stored_work_records(run: Any, task_id: str) -> dict[str, str]:

@@ -220,7 +220,7 @@ def test_retention_deletes_only_snapshots_beyond_the_newest_7_and_older_than_30_
     # Back-date the first three nightly ones and the other one by 40 days (the emulator runs in this
     # process; its clock only moves forward).
     for snapshot_id in [*ids[:3], emulator.control.snapshots()[-1]["id"]]:
-        emulator.state._snapshots[snapshot_id].time_created -= timedelta(days=40).total_seconds()
+        emulator.state.oac._snapshots[snapshot_id].time_created -= timedelta(days=40).total_seconds()
     run = example("oac_retention").test()
     assert states(run) == {"prune": "success"}
     # Newest 7: nightly-2 (old) .. nightly-8 stay; nightly-0 and -1 are old and beyond them.

@@ -159,13 +159,24 @@ class EmulatorControl:
         return self._call("GET", "snapshots")
 
     def bar_objects(self) -> list[dict[str, Any]]:
-        """The emulated object store: ``{bucket, object, time_created, written_by, has_password}``."""
+        """The emulated object store: ``{bucket, object, time_created, written_by, has_password,
+        region, namespace}``."""
         return self._call("GET", "bar_objects")
 
-    def put_bar_object(self, bucket: str, object_name: str, password: str | None) -> None:
+    def put_bar_object(
+        self,
+        bucket: str,
+        object_name: str,
+        password: str | None,
+        *,
+        region: str | None = None,
+        namespace: str | None = None,
+    ) -> None:
         """Place a BAR file in the emulated bucket (``object_name`` may be a ``file:///`` URI),
-        e.g. before a REGISTER."""
-        self._call("POST", "bar_objects", {"bucket": bucket, "object": object_name, "password": password})
+        e.g. before a REGISTER; in the instance's own region and namespace unless named."""
+        payload = {"bucket": bucket, "object": object_name, "password": password}
+        payload.update({k: v for k, v in (("region", region), ("namespace", namespace)) if v is not None})
+        self._call("POST", "bar_objects", payload)
 
     def restores(self) -> list[dict[str, Any]]:
         """``{work_request_id, snapshot_id, snapshot_name, status, time_accepted, time_finished}``."""

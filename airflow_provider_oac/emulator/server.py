@@ -14,6 +14,7 @@ from airflow_provider_oac.validation import is_loopback_host
 
 if TYPE_CHECKING:
     from airflow_provider_oac.emulator.state import EmulatorState
+    from airflow_provider_oac.emulator.storage import ObjectStore
 
 _START_TIMEOUT = 15.0
 _STOP_TIMEOUT = 5.0
@@ -22,16 +23,26 @@ _STOP_TIMEOUT = 5.0
 class EmulatorServer:
     """OCI IAM + OAC on ``http://127.0.0.1:<port>``, served from a daemon thread.
 
-    ``port=0`` picks a free port. Use as a context manager, or call :meth:`start` and :meth:`stop`::
+    ``port=0`` picks a free port. ``store`` (an ``emulator.storage.ObjectStore``) is shared with
+    other servers: several OAC instances, each with its own identity domain, over one object store.
+    Use as a context manager, or call :meth:`start` and :meth:`stop`::
 
         with EmulatorServer(EmulatorConfig(auto_approve=True)) as server:
             print(server.url, server.iam_url, server.config.scope)
     """
 
-    def __init__(self, config: EmulatorConfig | None = None, port: int = 0, *, host: str = "127.0.0.1"):
+    def __init__(
+        self,
+        config: EmulatorConfig | None = None,
+        port: int = 0,
+        *,
+        host: str = "127.0.0.1",
+        store: ObjectStore | None = None,
+    ):
         if not is_loopback_host(host):
             raise ValueError(f"the emulator only listens on loopback addresses, not {host!r}")
         self._initial_config = config if config is not None else EmulatorConfig()
+        self._store = store
         self._host = host.strip("[]")
         self._requested_port = port
         self._port: int | None = None
@@ -106,7 +117,7 @@ class EmulatorServer:
             raise
         self._socket = listener
         self._port = listener.getsockname()[1]
-        self._state = EmulatorState(self._initial_config)
+        self._state = EmulatorState(self._initial_config, store=self._store)
         config = uvicorn.Config(
             create_app(self._state),
             log_config=None,

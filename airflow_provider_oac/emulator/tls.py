@@ -269,7 +269,7 @@ class TLSFront:
                             data = upstream.recv(_CHUNK)
                             if not data:
                                 return
-                            how = state.take_tls_break(upstream_port)
+                            how = state.faults.take_tls_break(upstream_port)
                             if how == "close":
                                 _close_uncleanly(raw)
                                 return

@@ -16,7 +16,8 @@ import requests
 from tests.deployment import AirflowDeployment, free_port
 from tests.helpers import cli, cli_login_args
 
-pytestmark = pytest.mark.usefixtures("airflow_db")
+# Starts a real `airflow api-server`, like tests/ui: marked scheduler, so `make quick` leaves it out.
+pytestmark = [pytest.mark.usefixtures("airflow_db"), pytest.mark.scheduler]
 
 NO_DATABASE = {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "sqlite:////nonexistent-dir/airflow.db"}
 PASSWORD_ENV = "OAC_TEST_AIRFLOW_PASSWORD"

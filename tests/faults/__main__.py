@@ -44,8 +44,8 @@ def main() -> int:
 
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)
     from airflow_provider_oac.emulator import EmulatorConfig, EmulatorServer
+    from airflow_provider_oac.testing import login
     from tests.faults import bad_input, matrix, report, secret_scan
-    from tests.helpers import login
 
     work_dir = Path(tempfile.mkdtemp(prefix="oac-faults-"))
     started = time.monotonic()

@@ -168,7 +168,7 @@ def cli_flags() -> dict[str, list[str]]:
 
 class CLIMatrix:
     def __init__(self, emulator: Any, conn_id: str, snapshot_id: str, work_request_id: str):
-        from tests.helpers import cli_login_args
+        from airflow_provider_oac.testing import cli_login_args
 
         self.emulator = emulator
         self.conn_id = conn_id
@@ -215,7 +215,7 @@ class CLIMatrix:
         return argv
 
     def row(self, command: str, flag: str, label: str, value: str) -> Row:
-        from tests.helpers import login
+        from airflow_provider_oac.testing import login
 
         if command == "logout":
             login(self.emulator, f"{self.conn_id}_logout")
@@ -288,7 +288,7 @@ def connection_rows(emulator: Any, conn_id: str, fields: tuple[str, ...] | None 
     from airflow.utils.session import create_session
 
     from airflow_provider_oac.hooks.config import KNOWN_EXTRAS
-    from tests.helpers import login
+    from airflow_provider_oac.testing import login
 
     rows = []
     extras = sorted(KNOWN_EXTRAS - {"login_at", "subject", "store"}) + ["(unknown key)"]
@@ -406,8 +406,8 @@ def operator_rows(
     emulator: Any, conn_id: str, chosen: list[tuple[str, str, str, bool]] | None = None
 ) -> list[Row]:
     """Each bad value as one task of one DAG run; constructor errors (DAG-parse time) apart."""
+    from airflow_provider_oac.testing import write_dag
     from tests.faults.matrix import captured_fds
-    from tests.helpers import write_dag
 
     _EMULATOR[:] = [emulator]
     TASK_COUNTERS.clear()

@@ -49,6 +49,7 @@ def run(runner: Any, fault: Any, step: Any, conn_id: str, allowed: frozenset[str
     if fault.action == "host_death":
         return _host_death(runner, fault, step, conn_id, allowed, why)
     from airflow_provider_oac.hooks.locks import lock_id
+    from airflow_provider_oac.testing import login, write_dag
     from tests.faults.matrix import (
         CLIENT_TIMEOUT,
         FAILED,
@@ -59,7 +60,6 @@ def run(runner: Any, fault: Any, step: Any, conn_id: str, allowed: frozenset[str
         Result,
         captured_fds,
     )
-    from tests.helpers import login, write_dag
 
     control = runner.emulator.control
     server = _own_redis(runner)
@@ -175,8 +175,8 @@ def stop(runner: Any) -> None:
 
 
 def _host_death(runner: Any, fault: Any, step: Any, conn_id: str, allowed: frozenset[str], why: str) -> Any:
+    from airflow_provider_oac.testing import login
     from tests.faults.matrix import FAILED, SUCCESS, Result
-    from tests.helpers import login
     from tests.locks import partition
 
     login(runner.emulator, conn_id)  # for the common checks (a refresh works afterwards)

@@ -404,7 +404,7 @@ class Runner:
         why: str,
         **extra: Any,
     ) -> Result:
-        from tests.helpers import login, write_dag
+        from airflow_provider_oac.testing import login, write_dag
 
         control = self.emulator.control
         login(oac, conn_id, timeout=CLIENT_TIMEOUT, **extra)

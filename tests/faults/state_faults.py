@@ -227,7 +227,7 @@ KILLED_TASK = textwrap.dedent(
 
 
 def run_killed(runner: Any, fault: Fault, conn_id: str, allowed: frozenset[str], why: str) -> Result:
-    from tests.helpers import login
+    from airflow_provider_oac.testing import login
 
     control = runner.emulator.control
     login(runner.emulator, conn_id)
@@ -260,7 +260,7 @@ def run_login_race(runner: Any, fault: Fault, conn_id: str, allowed: frozenset[s
     from airflow_provider_oac.hooks.oac import OACHook
     from airflow_provider_oac.hooks.token_manager import forget_process_cache
     from airflow_provider_oac.hooks.token_store import VariableTokenStore
-    from tests.helpers import login
+    from airflow_provider_oac.testing import login
 
     control = runner.emulator.control
     login(runner.emulator, conn_id)

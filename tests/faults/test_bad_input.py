@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
+from airflow_provider_oac.testing import login
 from tests.faults.bad_input import OPERATOR_ARGUMENTS, CLIMatrix, connection_rows, operator_rows
-from tests.helpers import login
 
 pytestmark = [pytest.mark.usefixtures("airflow_db"), pytest.mark.timeout(600)]
 

@@ -117,7 +117,7 @@ def test_start_returns_the_code_and_an_opaque_handle_without_the_device_code(ui)
     assert started["verification_uri"].startswith(ui.emulator.iam_url)
     assert started["interval"] == 1
     assert 290 <= started["expires_in"] <= 300
-    device_codes = [d for d in ui.emulator.state._devices]  # noqa: SLF001 - the secret to look for
+    device_codes = [d for d in ui.emulator.state.iam._devices]  # noqa: SLF001 - the secret to look for
     assert device_codes and not any(code in started["handle"] for code in device_codes)
     assert "device_code" not in started
 
@@ -339,7 +339,7 @@ def test_the_outcome_is_logged_with_the_airflow_user_and_no_secret(ui):
     client, started = _started(ui, "oac_ui_audit", username="op")
     ui.emulator.control.approve(started["user_code"])
     client.poll_until_terminal("oac_ui_audit", started["handle"])
-    device_codes = list(ui.emulator.state._devices)  # noqa: SLF001
+    device_codes = list(ui.emulator.state.iam._devices)  # noqa: SLF001
 
     log = ui.deployment.component_log("api-server")
 
