@@ -158,17 +158,24 @@ def poll_device_login(
             )
         except (OACTokenEndpointUnavailable, OACTransportError) as exc:
             failures += 1
-            retry_after = exc.retry_after if isinstance(exc, OACTokenEndpointUnavailable) else None
-            # The interval stays the floor: backing off may only make polls rarer.
-            delay = state.interval + token_endpoint_backoff(
-                failures, retry_after, base=state.interval, cap=MAX_POLL_BACKOFF
-            )
+            delay = device_poll_backoff(state.interval, failures, exc)
             continue
         if isinstance(result, Granted):
             return result.tokens
         failures = 0
         state = result.state
         delay = state.interval
+
+
+def device_poll_backoff(
+    interval: float, failures: int, error: OACTokenEndpointUnavailable | OACTransportError
+) -> float:
+    """Seconds until the next device poll after ``failures`` polls in a row that IAM did not
+    answer (``error``: the last one). RFC 8628 §3.5: back off exponentially, up to
+    :data:`MAX_POLL_BACKOFF` beyond the interval, honouring ``Retry-After``; the interval stays the
+    floor, so backing off only ever makes polls rarer."""
+    retry_after = error.retry_after if isinstance(error, OACTokenEndpointUnavailable) else None
+    return interval + token_endpoint_backoff(failures, retry_after, base=interval, cap=MAX_POLL_BACKOFF)
 
 
 def _wait(
@@ -347,6 +354,7 @@ async def arevoke_refresh_token(
 __all__ = [
     "arefresh_tokens",
     "arevoke_refresh_token",
+    "device_poll_backoff",
     "poll_device_login",
     "poll_once",
     "refresh_tokens",
