@@ -41,9 +41,7 @@ class ExistingConnection:
         """From an ``airflow.models.Connection`` (or None)."""
         if conn is None:
             return None
-        return cls(
-            conn_type=conn.conn_type, host=conn.host, login=conn.login, extra=parse_extra(conn.extra, conn_id)
-        )
+        return cls._of(conn_id, conn.conn_type, conn.host, conn.login, conn.extra)
 
     @classmethod
     def from_api(cls, api: AirflowAPI, conn_id: str) -> ExistingConnection | None:
@@ -51,12 +49,17 @@ class ExistingConnection:
         found = api.get_connection(conn_id)
         if found is None:
             return None
-        return cls(
-            conn_type=found.get("conn_type"),
-            host=found.get("host"),
-            login=found.get("login"),
-            extra=parse_extra(found.get("extra"), conn_id),
+        return cls._of(
+            conn_id, found.get("conn_type"), found.get("host"), found.get("login"), found.get("extra")
         )
+
+    @classmethod
+    def _of(
+        cls, conn_id: str, conn_type: str | None, host: str | None, login: str | None, extra: Any
+    ) -> ExistingConnection:
+        # Another type's extras are never read: the login refuses that connection, saying why.
+        parsed = parse_extra(extra, conn_id) if not_oac_problem(conn_id, conn_type) is None else {}
+        return cls(conn_type=conn_type, host=host, login=login, extra=parsed)
 
 
 def not_oac_problem(conn_id: str, conn_type: str | None) -> str | None:

@@ -125,3 +125,13 @@ def test_a_login_without_a_refresh_token_is_refused():
 
     with pytest.raises(OACAuthError, match="offline_access"):
         NewLogin.of(config, tokens(refresh_token=None))
+
+
+def test_another_types_extras_are_not_read_so_the_refusal_names_the_type():
+    class Row:  # a connection of another type whose Extra is not JSON
+        conn_type, host, login, extra = "postgres", "db", "u", "not json"
+
+    foreign = ExistingConnection.from_orm(Row(), "pg")
+
+    with pytest.raises(OACConfigError, match="is a 'postgres' connection, not an OAC one"):
+        complete_settings("pg", foreign)
