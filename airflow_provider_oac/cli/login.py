@@ -216,9 +216,8 @@ def _print_login(
     from airflow_provider_oac.login import NewLogin, connection_without_login, printed_connection
 
     if not destination.runs_login:
-        print(
-            render(connection_without_login(config, extra_updates), config.conn_id, destination.print_format)
-        )
+        connection = connection_without_login(config, extra_updates)
+        print(render(connection, config.conn_id, destination.print_format), flush=True)
         progress(
             "No login was run: without --include-refresh-token the output has no refresh token. Run again "
             "with --include-refresh-token to log in and print the connection with it."
