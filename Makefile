@@ -40,15 +40,17 @@ dist: $(STAMP)
 pytest: $(STAMP) browser-deps
 	$(BIN)/pytest
 
-# Debian's headless Chromium and its driver, for the UI login page test (tests/ui). Installed when
-# missing and apt-get can run as root; otherwise that one test is skipped and says why.
+# Debian's headless Chromium and its driver, for the UI login page test (tests/ui), and zbar's
+# scanner, which reads the page's QR code back (tests/ui/test_qr.py). Installed when missing and
+# apt-get can run as root; otherwise those tests are skipped and say why.
 browser-deps:
-	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then :; \
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 \
+		&& command -v zbarimg >/dev/null 2>&1; then :; \
 	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-		echo "Installing chromium and chromium-driver (apt-get) for the UI browser test"; \
-		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; } \
-			>/dev/null 2>&1 || echo "browser-deps: apt-get could not install chromium; the browser test will be skipped"; \
-	else echo "browser-deps: no chromium/chromedriver and no apt-get as root; the browser test will be skipped"; fi
+		echo "Installing chromium, chromium-driver and zbar-tools (apt-get) for the UI tests"; \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver zbar-tools; } \
+			>/dev/null 2>&1 || echo "browser-deps: apt-get could not install chromium or zbar-tools; their tests will be skipped"; \
+	else echo "browser-deps: no chromium/chromedriver/zbarimg and no apt-get as root; their tests will be skipped"; fi
 
 # The whole suite: lint, types, docs (warnings are errors), then every test.
 test: lint typecheck docs pytest

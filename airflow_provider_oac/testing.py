@@ -64,7 +64,7 @@ def login(emulator: Any, conn_id: str = "oac_default", **extra: Any) -> Any:
 
     from airflow_provider_oac.auth.flows import poll_device_login, start_device_login
     from airflow_provider_oac.auth.protocol import IAMEndpoints
-    from airflow_provider_oac.cli.connections import save_login
+    from airflow_provider_oac.login import NewLogin, save_login
 
     emulator.control.configure(auto_approve=True, device_interval=1)
     endpoints = IAMEndpoints.for_domain(emulator.iam_url)
@@ -75,14 +75,16 @@ def login(emulator: Any, conn_id: str = "oac_default", **extra: Any) -> Any:
         tokens = poll_device_login(session, endpoints, emulator.config.client_id, authorization)
     lifetime = extra.pop("refresh_token_lifetime", 604800.0)
     return save_login(
-        conn_id,
-        oac_url=emulator.url,
-        iam_url=emulator.iam_url,
-        client_id=emulator.config.client_id,
-        scope=emulator.config.scope,
-        tokens=tokens,
-        refresh_token_lifetime=lifetime,
-        extra_updates={"bucket": "test-bucket", "refresh_token_lifetime": lifetime, **extra},
+        NewLogin(
+            conn_id,
+            oac_url=emulator.url,
+            iam_url=emulator.iam_url,
+            client_id=emulator.config.client_id,
+            scope=emulator.config.scope,
+            tokens=tokens,
+            refresh_token_lifetime=lifetime,
+            extra_updates={"bucket": "test-bucket", "refresh_token_lifetime": lifetime, **extra},
+        )
     )
 
 

@@ -63,7 +63,7 @@ def one_login(emulator: Any, conn_id: str, interval: float) -> tuple[float, bool
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    from airflow_provider_oac.cli.connections import existing_connection
+    from airflow_provider_oac.login.connections import existing_connection
 
     return written, existing_connection(conn_id) is not None
 
@@ -75,7 +75,7 @@ def write_seconds(emulator: Any, repeats: int = 3) -> float:
 
     from airflow_provider_oac.auth.flows import poll_device_login, start_device_login
     from airflow_provider_oac.auth.protocol import IAMEndpoints
-    from airflow_provider_oac.cli.connections import save_login
+    from airflow_provider_oac.login import NewLogin, save_login
 
     emulator.control.configure(auto_approve=True, device_interval=1)
     endpoints = IAMEndpoints.for_domain(emulator.iam_url)
@@ -86,8 +86,7 @@ def write_seconds(emulator: Any, repeats: int = 3) -> float:
                 session, endpoints, emulator.config.client_id, emulator.config.scope
             )
             tokens = poll_device_login(session, endpoints, emulator.config.client_id, authorization)
-        started = time.monotonic()
-        save_login(
+        login = NewLogin(
             f"bench_cli_write_{attempt}",
             oac_url=emulator.url,
             iam_url=emulator.iam_url,
@@ -96,6 +95,8 @@ def write_seconds(emulator: Any, repeats: int = 3) -> float:
             tokens=tokens,
             refresh_token_lifetime=604800.0,
         )
+        started = time.monotonic()
+        save_login(login)
         times.append(time.monotonic() - started)
     emulator.control.configure(auto_approve=False)
     return statistics.median(times)

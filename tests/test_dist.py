@@ -38,7 +38,7 @@ def test_the_built_wheel_installs_into_a_clean_venv_and_airflow_finds_the_provid
     run(UV, "venv", "--quiet", "--python", sys.executable, venv, cwd=tmp_path)
     python = venv / "bin" / "python"
     run(UV, "pip", "install", "--quiet", "--python", python, "--constraint", REPO / "requirements" / "dev.lock",
-        f"{wheel}[postgres,redis]", cwd=tmp_path)  # fmt: skip
+        f"{wheel}[postgres,redis,qr]", cwd=tmp_path)  # fmt: skip
 
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "PYTHON", "VIRTUAL_ENV"))},

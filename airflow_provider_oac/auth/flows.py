@@ -50,6 +50,7 @@ Timeout = float | tuple[float, float]
 __all__ = [
     "MAX_POLL_BACKOFF",
     "MAX_REFRESH_DELAY",
+    "device_poll_backoff",
     "poll_device_login",
     "poll_once",
     "refresh_tokens",
@@ -162,14 +163,24 @@ def poll_device_login(
             )
         except (OACTokenEndpointUnavailable, OACTransportError) as exc:
             failures += 1
-            retry_after = exc.retry_after if isinstance(exc, OACTokenEndpointUnavailable) else None
-            delay = device_poll_delay(state.interval, failures, retry_after)
+            delay = device_poll_backoff(state.interval, failures, exc)
             continue
         if isinstance(result, Granted):
             return result.tokens
         failures = 0
         state = result.state
         delay = device_poll_delay(state.interval)
+
+
+def device_poll_backoff(
+    interval: float, failures: int, error: OACTokenEndpointUnavailable | OACTransportError
+) -> float:
+    """Seconds until the next device poll after ``failures`` polls in a row that IAM did not
+    answer (``error``: the last one). RFC 8628 §3.5: back off exponentially, up to
+    :data:`MAX_POLL_BACKOFF` beyond the interval, honouring ``Retry-After``; the interval stays the
+    floor, so backing off only ever makes polls rarer."""
+    retry_after = error.retry_after if isinstance(error, OACTokenEndpointUnavailable) else None
+    return device_poll_delay(interval, failures, retry_after)
 
 
 def _wait(
@@ -272,3 +283,4 @@ def revoke_refresh_token(
         return read_revoke_response(send(session, request, timeout=timeout))
     except OACTransportError:
         return False
+

@@ -12,7 +12,7 @@ import json
 import os
 import re
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
@@ -21,10 +21,8 @@ from airflow_provider_oac.errors import OACConfigError
 if TYPE_CHECKING:
     import argparse
 
-    from airflow_provider_oac.cli.airflow_api import AirflowAPI
+    from airflow_provider_oac.login.airflow_api import AirflowAPI
 
-#: What Airflow's API shows instead of a secret-looking value.
-MASKED = "***"
 _ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: The flags a printed connection needs: nothing is read from an existing connection.
 PRINT_REQUIRES = (
@@ -39,20 +37,6 @@ class Kind(Enum):
     DATABASE = "database"
     API = "api"
     PRINT = "print"
-
-
-@dataclass(frozen=True, slots=True)
-class ExistingConnection:
-    """What a login reads from the connection it replaces (never its password)."""
-
-    conn_type: str | None
-    host: str | None
-    login: str | None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def known_extra(self) -> dict[str, Any]:
-        """Extras usable as defaults: those the API masked (``***``) are not known here."""
-        return {k: v for k, v in self.extra.items() if v != MASKED}
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,12 +99,13 @@ def login_destination(args: argparse.Namespace, conn_id: str) -> LoginDestinatio
             include_refresh_token=args.include_refresh_token,
         )
     if args.api_url is not None:
-        return LoginDestination(Kind.API, api=_api(args, conn_id))
+        return LoginDestination(Kind.API, api=api_from_flags(args, conn_id))
     return LoginDestination(Kind.DATABASE)
 
 
-def _api(args: argparse.Namespace, conn_id: str) -> AirflowAPI:
-    from airflow_provider_oac.cli.airflow_api import (
+def api_from_flags(args: argparse.Namespace, conn_id: str) -> AirflowAPI:
+    """Airflow's REST API that ``--api-url`` and its credential flags name, checked; no network call."""
+    from airflow_provider_oac.login.airflow_api import (
         AirflowAPI,
         AirflowAPICredentials,
         validate_api_conn_id,
@@ -187,27 +172,3 @@ def render(connection: dict[str, Any], conn_id: str, print_format: str | None) -
     if print_format == "env":
         return f"{env_name(conn_id)}={shlex.quote(json.dumps(connection))}"
     return json.dumps(connection, indent=2)
-
-
-def existing_from_api(api: AirflowAPI, conn_id: str) -> ExistingConnection | None:
-    from airflow_provider_oac.hooks.config import parse_extra
-
-    found = api.get_connection(conn_id)
-    if found is None:
-        return None
-    return ExistingConnection(
-        conn_type=found.get("conn_type"),
-        host=found.get("host"),
-        login=found.get("login"),
-        extra=parse_extra(found.get("extra"), conn_id),
-    )
-
-
-def existing_from_orm(conn: Any, conn_id: str) -> ExistingConnection | None:
-    from airflow_provider_oac.hooks.config import parse_extra
-
-    if conn is None:
-        return None
-    return ExistingConnection(
-        conn_type=conn.conn_type, host=conn.host, login=conn.login, extra=parse_extra(conn.extra, conn_id)
-    )

@@ -9,22 +9,25 @@ the command line, and are never printed.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_oac.cli.main import (
+from airflow_provider_oac.cli.common import (
     EXIT_CANCELLED,
     EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
     CLIError,
-    _conn_id_flag,
-    _Parser,
-    _shorten_values,
+    Parser,
+    conn_id_flag,
+    iso,
+    print_json,
+    progress,
+    table,
+    when_datetime,
 )
+from airflow_provider_oac.cli.connection import connection_hook, shadow_warning, token_store_problem
 
 if TYPE_CHECKING:
     from airflow_provider_oac.client.models import Snapshot, WorkRequest
@@ -36,21 +39,14 @@ _PASSWORD_WHY = (
 )
 
 
-class _SnapshotsParser(_Parser):
-    def error(self, message: str) -> Any:  # one line, exit 2; names the whole sub-command
-        self.exit(EXIT_USAGE, f"airflow-oac: error: {_shorten_values(message)} (see {self.prog} --help)\n")
-
-
-def add_snapshot_commands(commands: Any) -> None:
+def add_parser(commands: Any) -> None:
     """Add ``snapshots list|get|create|restore|delete|wait`` to the ``airflow-oac`` sub-commands."""
     snapshots = commands.add_parser(
         "snapshots",
         help="list, create, restore and delete snapshots; wait for work requests",
         description="Work with OAC snapshots through an Airflow connection (the one airflow-oac login wrote).",
     )
-    actions = snapshots.add_subparsers(
-        dest="snapshots_command", metavar="ACTION", parser_class=_SnapshotsParser
-    )
+    actions = snapshots.add_subparsers(dest="snapshots_command", metavar="ACTION", parser_class=Parser)
     actions.required = True
 
     listing = actions.add_parser("list", help="list snapshots, newest first")
@@ -115,7 +111,7 @@ def add_snapshot_commands(commands: Any) -> None:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    _conn_id_flag(parser)
+    conn_id_flag(parser)
     parser.add_argument("--json", action="store_true", help="print JSON on stdout (for scripts)")
 
 
@@ -154,14 +150,17 @@ def cmd_list(args: argparse.Namespace) -> int:
     selection = SnapshotFilter(name=args.name, name_pattern=args.name_pattern)  # checked before any call
     snapshots = selection.apply(_hook(args).list_snapshots())
     if args.json:
-        _print_json([snapshot_as_dict(snapshot) for snapshot in snapshots])
+        print_json([snapshot_as_dict(snapshot) for snapshot in snapshots])
         return EXIT_OK
     if not snapshots:
         print("No snapshots match." if args.name or args.name_pattern else "No snapshots.")
         return EXIT_OK
-    _table(
+    table(
         ["ID", "NAME", "CREATED", "CREATED BY", "BAR"],
-        [[s.id, s.name or "", _when(s.time_created), s.created_by or "", s.bar_uri or ""] for s in snapshots],
+        [
+            [s.id, s.name or "", when_datetime(s.time_created), s.created_by or "", s.bar_uri or ""]
+            for s in snapshots
+        ],
     )
     return EXIT_OK
 
@@ -172,7 +171,7 @@ def cmd_get(args: argparse.Namespace) -> int:
     snapshot_id = validate_resource_id(args.snapshot_id, "SNAPSHOT_ID")
     snapshot = _hook(args).get_snapshot(snapshot_id)
     if args.json:
-        _print_json(_snapshot_details(snapshot))
+        print_json(_snapshot_details(snapshot))
         return EXIT_OK
     for label, value in _snapshot_details(snapshot).items():
         if isinstance(value, dict):
@@ -199,7 +198,7 @@ def cmd_create(args: argparse.Namespace) -> int:
         accepted = hook.create_snapshot(name, password, bucket=args.bucket)
     except OACOutcomeUnknownError as exc:
         raise CLIError(f"{exc} Check with: airflow-oac snapshots list --name {name!r}") from None
-    _progress(f"OAC accepted snapshot {name!r}: work request {accepted.work_request_id}.")
+    progress(f"OAC accepted snapshot {name!r}: work request {accepted.work_request_id}.")
     result: dict[str, Any] = {"name": name, "work_request_id": accepted.work_request_id, "snapshot_id": None}
     if args.no_wait:
         return _done(
@@ -240,13 +239,13 @@ def cmd_restore(args: argparse.Namespace) -> int:
     _confirm(
         args,
         f"Restore {hook.config.oac_url} from snapshot {snapshot.id} ({snapshot.name!r}, created "
-        f"{_when(snapshot.time_created)})? This overwrites the instance's content.",
+        f"{when_datetime(snapshot.time_created)})? This overwrites the instance's content.",
     )
     try:
         accepted = hook.restore_snapshot(snapshot.id, password)
     except OACOutcomeUnknownError as exc:
         raise CLIError(f"{exc} Check the instance before restoring again.") from None
-    _progress(f"OAC started restoring snapshot {snapshot.id}: work request {accepted.work_request_id}.")
+    progress(f"OAC started restoring snapshot {snapshot.id}: work request {accepted.work_request_id}.")
     result: dict[str, Any] = {"snapshot_id": snapshot.id, "work_request_id": accepted.work_request_id}
     if args.no_wait:
         return _done(
@@ -295,7 +294,7 @@ def cmd_wait(args: argparse.Namespace) -> int:
     hook = _hook(args)
     work_request = _wait(args, hook, work_request_id, {})
     if args.json:
-        _print_json(_work_request_details(work_request))
+        print_json(_work_request_details(work_request))
     else:
         print(
             f"Work request {work_request.id} ({work_request.operation_type or 'unknown operation'}) SUCCEEDED."
@@ -309,13 +308,10 @@ def cmd_wait(args: argparse.Namespace) -> int:
 def _hook(args: argparse.Namespace) -> OACHook:
     """The hook on the connection tasks use (see ``airflow-oac status``); stops in one line when
     the token store cannot be read here, before any call."""
-    from airflow_provider_oac.cli.main import _hook as connection_hook
-    from airflow_provider_oac.cli.main import shadow_warning, token_store_problem
-
-    hook = connection_hook(args.conn_id)
-    warning = shadow_warning(args.conn_id, hook.live)  # type: ignore[attr-defined]
+    hook, live = connection_hook(args.conn_id)
+    warning = shadow_warning(args.conn_id, live)
     if warning:
-        _progress(warning)
+        progress(warning)
     problem = token_store_problem(hook)
     if problem is not None:
         raise CLIError(
@@ -404,7 +400,7 @@ def _wait(
         if step != seen.get("step"):
             seen["step"] = step
             shown = "" if percent is None else f" ({percent:.0f}%)"
-            _progress(
+            progress(
                 f"Work request {work_request.id}: {work_request.status_text or work_request.status.value}{shown}"
             )
 
@@ -422,7 +418,7 @@ def _wait(
         if args.json and "last" in seen:
             # Scripts still get the ids they need to follow up; the error goes to stderr as usual.
             details = _work_request_details(seen["last"])
-            _print_json(
+            print_json(
                 {**result, "status": details["status"], "errors": details["errors"]} if result else details
             )
         raise
@@ -430,34 +426,10 @@ def _wait(
 
 def _done(args: argparse.Namespace, result: dict[str, Any], message: str) -> int:
     if args.json:
-        _print_json(result)
+        print_json(result)
     else:
         print(message)
     return EXIT_OK
-
-
-def _progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def _print_json(value: Any) -> None:
-    print(json.dumps(value, indent=2, sort_keys=False))
-
-
-def _table(headers: list[str], rows: list[list[str]]) -> None:
-    widths = [max([len(header)] + [len(row[index]) for row in rows]) for index, header in enumerate(headers)]
-    for row in [headers, *rows]:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
-
-
-def _when(moment: datetime | None) -> str:
-    if moment is None:
-        return "?"
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def _snapshot_details(snapshot: Snapshot) -> dict[str, Any]:
@@ -483,9 +455,9 @@ def _work_request_details(work_request: WorkRequest) -> dict[str, Any]:
         "operation_type": work_request.operation_type,
         "status": work_request.status_text or work_request.status.value,
         "percent_complete": work_request.percent_complete,
-        "time_accepted": _iso(work_request.time_accepted),
-        "time_started": _iso(work_request.time_started),
-        "time_finished": _iso(work_request.time_finished),
+        "time_accepted": iso(work_request.time_accepted),
+        "time_started": iso(work_request.time_started),
+        "time_finished": iso(work_request.time_finished),
         "snapshot_id": work_request.snapshot_id,
         "errors": [{"code": error.code, "message": error.message} for error in work_request.errors],
     }

@@ -63,17 +63,33 @@ class OACHook(BaseHook):
     conn_type = CONN_TYPE
     hook_name = "Oracle Analytics Cloud"
 
-    def __init__(self, oac_conn_id: str = DEFAULT_CONN_ID, *, timeout: float | None = None, **kwargs: Any):
+    def __init__(
+        self,
+        oac_conn_id: str = DEFAULT_CONN_ID,
+        *,
+        timeout: float | None = None,
+        config: OACConnectionConfig | None = None,
+        refuse_state_split: bool = False,
+        **kwargs: Any,
+    ):
+        """``config``: the connection's settings when the caller has read them already (the CLI
+        reads the definition tasks get and says where it found it); by default they are read from
+        Airflow on first use. ``refuse_state_split``: refuse to refresh beside another OS user's
+        token state (the CLI; tasks only warn)."""
         super().__init__(**kwargs)
+        if config is not None and config.conn_id != oac_conn_id:
+            raise ValueError(f"config is for connection {config.conn_id!r}, not {oac_conn_id!r}")
         self.oac_conn_id = oac_conn_id
         self._timeout = timeout
-        #: The CLI sets it: refuse to refresh beside another OS user's token state (tasks warn).
-        self.refuse_state_split = False
+        self._given_config = config
+        self.refuse_state_split = refuse_state_split
 
     # --- configuration and tokens ---------------------------------------------------------------
 
     @cached_property
     def config(self) -> OACConnectionConfig:
+        if self._given_config is not None:
+            return self._given_config
         from airflow.providers.common.compat.sdk import AirflowNotFoundException
 
         from airflow_provider_oac.errors import OACConfigError

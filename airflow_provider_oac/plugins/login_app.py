@@ -120,12 +120,8 @@ def start(connection_id: str, body: StartBody, user: GetUserDep) -> JSONResponse
     )
     from airflow_provider_oac.plugins.qr import qr_svg
 
-    qr = None
-    if started.verification_uri_complete:
-        try:
-            qr = qr_svg(started.verification_uri_complete)
-        except ValueError:  # too long for the versions we encode; the link is still shown
-            qr = None
+    # None without the qr extra (segno) or for an address too long to scan: the link is still shown.
+    qr = qr_svg(started.verification_uri_complete) if started.verification_uri_complete else None
     return JSONResponse(
         {
             "user_code": started.user_code,

@@ -2,8 +2,8 @@
 
 What the page's routes call, without the web: the routes add authentication, CSRF checks and
 JSON. Runs inside the Airflow API server, which has the metadata database; a successful login is
-written by :func:`~airflow_provider_oac.cli.connections.save_login`, the same code path as
-``airflow-oac login``.
+written by :func:`~airflow_provider_oac.login.writers.save_login`, the same code path as
+``airflow-oac login`` (:mod:`airflow_provider_oac.login`).
 
 Each :func:`poll_login` makes at most one IAM call and keeps no state on the server: the next
 poll's state travels in the sealed handle (:mod:`.login_handle`), so any API server worker or
@@ -18,9 +18,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from airflow_provider_oac.auth.protocol import Granted, IAMEndpoints, SlowDown, token_endpoint_backoff
+from airflow_provider_oac.auth.protocol import Granted, IAMEndpoints, SlowDown
 from airflow_provider_oac.errors import (
     OACAccessDenied,
     OACAuthError,
@@ -31,18 +31,15 @@ from airflow_provider_oac.errors import (
     OACTransportError,
 )
 from airflow_provider_oac.hooks.config import CONN_TYPE, OACConnectionConfig, connection_config, parse_extra
+from airflow_provider_oac.login.new_login import LoginResult, NewLogin, utc_minute
+from airflow_provider_oac.login.settings import ExistingConnection, complete_settings, not_oac_problem
 from airflow_provider_oac.plugins.login_handle import Fernet, LoginHandle, seal, unseal
-
-if TYPE_CHECKING:
-    from airflow_provider_oac.cli.connections import LoginResult
 
 #: The audit lines (start, outcome, who) go to this logger, in the API server's log.
 log = logging.getLogger("airflow_provider_oac.ui_login")
 
 #: IAM calls made for the page: short enough that a browser request does not hang for a minute.
 IAM_TIMEOUT = (10.0, 20.0)
-#: Longest pause between polls while IAM does not answer.
-MAX_POLL_BACKOFF = 60.0
 
 _CONN_ID = re.compile(r"^[A-Za-z0-9_.-]{1,250}$")
 _NO_EGRESS = (
@@ -141,31 +138,21 @@ def resolve_settings(conn_id: str, settings: LoginSettings) -> OACConnectionConf
     """The form's settings completed from the existing connection and checked, before any network
     call; :class:`OACConfigError` names the field to fix. A connection of another type is refused
     rather than overwritten."""
-    from airflow_provider_oac.cli.connections import existing_connection
+    from airflow_provider_oac.login.connections import existing_connection
 
     conn_id = check_conn_id(conn_id)
-    existing = existing_connection(conn_id)
-    if existing is not None and existing.conn_type not in (None, "", CONN_TYPE):
-        raise OACConfigError(
-            f"Connection {conn_id!r} is a {existing.conn_type!r} connection, not an OAC one: pick another "
-            "connection id."
-        )
-    previous = parse_extra(existing.extra, conn_id) if existing is not None else {}
+    existing = ExistingConnection.from_orm(existing_connection(conn_id), conn_id)
 
-    def given(value: str | None) -> str | None:
+    def given(value: str | None) -> str | None:  # an empty field is one left out
         return value.strip() if isinstance(value, str) and value.strip() else None
 
-    return connection_config(
+    return complete_settings(
         conn_id,
-        host=given(settings.oac_url) or getattr(existing, "host", None),
-        login=given(settings.client_id) or getattr(existing, "login", None),
-        password=None,
-        extra={
-            **{k: v for k, v in previous.items() if k not in ("login_at", "subject")},
-            "iam_url": given(settings.iam_url) or previous.get("iam_url"),
-            "scope": given(settings.scope) or previous.get("scope"),
-        },
-        require_refresh_token=False,
+        existing,
+        oac_url=given(settings.oac_url),
+        iam_url=given(settings.iam_url),
+        client_id=given(settings.client_id),
+        scope=given(settings.scope),
     )
 
 
@@ -253,7 +240,7 @@ def poll_login(
     """
     import requests
 
-    from airflow_provider_oac.auth.flows import poll_once
+    from airflow_provider_oac.auth.flows import device_poll_backoff, poll_once
 
     handle = unseal(sealed_handle, fernet, conn_id=check_conn_id(conn_id), user=user)
     current = now()
@@ -289,10 +276,7 @@ def poll_login(
         except (OACTokenEndpointUnavailable, OACTransportError) as exc:
             # RFC 8628 §3.5: back off and keep polling; the code may still be approved.
             failures = handle.failures + 1
-            retry_after = exc.retry_after if isinstance(exc, OACTokenEndpointUnavailable) else None
-            delay = handle.interval + token_endpoint_backoff(
-                failures, retry_after, base=handle.interval, cap=MAX_POLL_BACKOFF
-            )
+            delay = device_poll_backoff(handle.interval, failures, exc)
             polled_at = now()
             return PollOutcome(
                 LoginState.PENDING,
@@ -330,16 +314,18 @@ _EXPIRED = "The code expired before it was approved: press Log in to get a new c
 
 
 def _save(handle: LoginHandle, granted: Granted) -> PollOutcome:
-    from airflow_provider_oac.cli.connections import save_login
+    from airflow_provider_oac.login.writers import save_login
 
     result = save_login(
-        handle.conn_id,
-        oac_url=handle.oac_url,
-        iam_url=handle.iam_url,
-        client_id=handle.client_id,
-        scope=handle.scope,
-        tokens=granted.tokens,
-        refresh_token_lifetime=handle.refresh_token_lifetime,
+        NewLogin(
+            handle.conn_id,
+            oac_url=handle.oac_url,
+            iam_url=handle.iam_url,
+            client_id=handle.client_id,
+            scope=handle.scope,
+            tokens=granted.tokens,
+            refresh_token_lifetime=handle.refresh_token_lifetime,
+        )
     )
     who = result.subject or "an unknown user"
     log.info(
@@ -352,7 +338,7 @@ def _save(handle: LoginHandle, granted: Granted) -> PollOutcome:
         f"; WARNING: hidden by {result.shadowed_by}" if result.shadowed_by else "",
     )
     _audit(handle, "success", f"logged in to {handle.oac_url} as {who}")
-    message = f"Logged in as {who} until {_when(result.login_expires_at)}."
+    message = f"Logged in as {who} until {utc_minute(result.login_expires_at)}."
     return PollOutcome(LoginState.DONE, message, result=result)
 
 
@@ -383,10 +369,6 @@ def _audit(handle: LoginHandle, outcome: str, detail: str) -> None:
         log.warning("Could not write the audit log row for the OAC UI login: %s", type(exc).__name__)
 
 
-def _when(epoch: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch))
-
-
 # --- status --------------------------------------------------------------------------------------
 
 
@@ -402,7 +384,7 @@ def list_oac_connections() -> list[str]:
 
 def connection_status(conn_id: str) -> ConnectionStatus | None:
     """What the page shows about an existing connection (no IAM call), or None if there is none."""
-    from airflow_provider_oac.cli.connections import existing_connection, shadowing_source
+    from airflow_provider_oac.login.connections import existing_connection, shadowing_source
 
     conn_id = check_conn_id(conn_id)
     conn = existing_connection(conn_id)
@@ -424,13 +406,10 @@ def connection_status(conn_id: str) -> ConnectionStatus | None:
         "refresh_token_lifetime": None,
         "shadowed_by": shadowed_by,
     }
-    if conn.conn_type not in (None, "", CONN_TYPE):
+    foreign = not_oac_problem(conn_id, conn.conn_type)
+    if foreign is not None:
         return ConnectionStatus(
-            **raw,
-            logged_in=False,
-            login_at=None,
-            login_expires_at=None,
-            problem=f"Connection {conn_id!r} is a {conn.conn_type!r} connection, not an OAC one.",
+            **raw, logged_in=False, login_at=None, login_expires_at=None, problem=f"{foreign}."
         )
     try:
         config = connection_config(
@@ -459,7 +438,7 @@ def _login_expires_at(config: OACConnectionConfig) -> float | None:
     from airflow_provider_oac.hooks.token_store import VariableTokenStore
 
     try:
-        return TokenManager(config, VariableTokenStore(config.refresh_token)).login_expires_at()
+        return TokenManager(config, VariableTokenStore()).login_expires_at()
     except Exception:  # the store is a refinement; the connection's own login time still answers
         if config.login_at is not None:
             return config.login_at + config.refresh_token_lifetime

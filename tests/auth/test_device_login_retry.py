@@ -52,3 +52,16 @@ def test_a_lasting_outage_ends_with_one_error(emulator):
         start(emulator, max_attempts=3)
 
     assert emulator.control.counters()["device_authorizations"] == 0
+
+
+def test_device_poll_backoff_keeps_the_interval_as_its_floor_and_honours_retry_after():
+    from airflow_provider_oac.auth.flows import MAX_POLL_BACKOFF, device_poll_backoff
+    from airflow_provider_oac.errors import OACTransportError
+
+    unreachable = OACTransportError("connection refused")
+    overloaded = OACTokenEndpointUnavailable("IAM is overloaded", retry_after=30.0)
+
+    for failures in range(1, 12):
+        delay = device_poll_backoff(5.0, failures, unreachable)
+        assert 5.0 <= delay <= 5.0 + min(MAX_POLL_BACKOFF, 5.0 * 2 ** (failures - 1))
+    assert 35.0 <= device_poll_backoff(5.0, 1, overloaded) <= 40.0

@@ -205,7 +205,7 @@ def test_logout_of_an_environment_connection_forgets_the_tokens_and_says_what_it
     assert VariableTokenStore().read(CONN, key) is None
     assert emulator.control.counters()["revocations"] == 1
     # The shadowed database row is not the login being ended: it is left as it was.
-    from airflow_provider_oac.cli.connections import existing_connection
+    from airflow_provider_oac.login.connections import existing_connection
 
     assert existing_connection(CONN).password == "never-issued-refresh-token"
     # The newest refresh token, not the connection's spent one, was revoked: it no longer works.

@@ -18,7 +18,7 @@ def error_lines(stderr: str) -> list[str]:
 
 
 def stored_connection(conn_id: str):
-    from airflow_provider_oac.cli.connections import existing_connection
+    from airflow_provider_oac.login.connections import existing_connection
 
     return existing_connection(conn_id)
 

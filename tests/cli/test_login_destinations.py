@@ -171,7 +171,7 @@ def test_a_printed_connection_works_and_rotated_tokens_go_to_the_variable_store(
     result = cli(*cli_login_args(emulator, "oac_printed_json"), "--print-json", "--include-refresh-token")
     assert result.returncode == 0, result.stderr
     connection = json.loads(result.stdout)
-    from airflow_provider_oac.cli.connections import existing_connection
+    from airflow_provider_oac.login.connections import existing_connection
 
     assert existing_connection("oac_printed_json") is None  # nothing written locally
     monkeypatch.setenv("AIRFLOW_CONN_OAC_PRINTED_JSON", result.stdout)

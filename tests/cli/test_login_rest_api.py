@@ -259,8 +259,8 @@ def test_a_login_through_the_api_keeps_what_a_task_of_the_new_login_stored_meanw
 
     from airflow_provider_oac.auth.flows import poll_device_login, start_device_login
     from airflow_provider_oac.auth.protocol import IAMEndpoints
-    from airflow_provider_oac.cli.airflow_api import AirflowAPI, AirflowAPICredentials
-    from airflow_provider_oac.cli.connections import save_login_via_api
+    from airflow_provider_oac.login import NewLogin, save_login_via_api
+    from airflow_provider_oac.login.airflow_api import AirflowAPI, AirflowAPICredentials
 
     emulator.control.configure(reuse_detection=True, auto_approve=True, device_interval=1)
     airflow_api.env["AIRFLOW_PROVIDER_OAC_STATE_DIR"] = str(tmp_path / "deployment-state")
@@ -288,11 +288,12 @@ def test_a_login_through_the_api_keeps_what_a_task_of_the_new_login_stored_meanw
         "refresh_token_lifetime": 604800.0,
     }
     save_login_via_api(
-        AirflowAPI(airflow_api.url, credentials), "oac_api_race", tokens=device_login(), **settings
+        AirflowAPI(airflow_api.url, credentials), NewLogin("oac_api_race", tokens=device_login(), **settings)
     )
     airflow_api.python(refresh)  # the old login's record, to be forgotten
     result = save_login_via_api(
-        TaskRefreshesFirst(airflow_api.url, credentials), "oac_api_race", tokens=device_login(), **settings
+        TaskRefreshesFirst(airflow_api.url, credentials),
+        NewLogin("oac_api_race", tokens=device_login(), **settings),
     )
     assert result.cleanup_error is None
     assert result.forgotten_records == 1

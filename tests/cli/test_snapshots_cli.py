@@ -64,7 +64,7 @@ def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
 
 
 def secrets() -> list[str]:
-    from airflow_provider_oac.cli.connections import existing_connection
+    from airflow_provider_oac.login.connections import existing_connection
 
     return [PASSWORD, existing_connection(CONN).password]
 

@@ -527,7 +527,7 @@ def _task_instance(dag_id: str) -> Any:
 
 
 def _has_connection(conn_id: str) -> bool:
-    from airflow_provider_oac.cli.connections import existing_connection
+    from airflow_provider_oac.login.connections import existing_connection
 
     return existing_connection(conn_id) is not None
 

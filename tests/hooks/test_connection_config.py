@@ -145,8 +145,7 @@ def test_api_key_storage_auth_is_still_read_but_a_snapshot_with_it_stops_with_it
     from airflow_provider_oac.hooks.oac import OACHook
 
     cfg = config(extra=extra(storage_auth_type="OSS_AUTH_OCI_USER_ID"))  # list, delete, keep-alive work
-    hook = OACHook("oac_test")
-    hook.config = cfg
+    hook = OACHook("oac_test", config=cfg)
 
     with pytest.raises(OACConfigError) as excinfo:
         hook.storage_spec()
@@ -163,9 +162,7 @@ def test_api_key_storage_auth_is_still_read_but_a_snapshot_with_it_stops_with_it
 def _spec(cfg, auth_type):
     from airflow_provider_oac.hooks.oac import OACHook
 
-    hook = OACHook("oac_test")
-    hook.config = cfg
-    return hook.storage_spec(storage_auth_type=auth_type)
+    return OACHook("oac_test", config=cfg).storage_spec(storage_auth_type=auth_type)
 
 
 def test_neither_the_form_nor_login_offers_api_key_storage_auth_without_its_caveat():
@@ -227,3 +224,15 @@ def test_the_hook_logs_the_warning_of_an_accepted_scope(monkeypatch, caplog, cap
     assert config.scope == slash_scope
     assert "Connection 'oac_hook_slash': Extra 'scope' has a slash before" in logged
     assert "refresh-token-value" not in logged
+
+
+def test_a_hook_given_its_config_reads_no_connection_and_refuses_another_connections():
+    from airflow_provider_oac.hooks.oac import OACHook
+
+    cfg = config()  # "oac_test" exists nowhere: reading it from Airflow would fail
+    hook = OACHook("oac_test", config=cfg, refuse_state_split=True)
+
+    assert hook.config is cfg
+    assert hook.refuse_state_split is True
+    with pytest.raises(ValueError, match="'oac_test', not 'oac_other'"):
+        OACHook("oac_other", config=cfg)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
 from importlib.metadata import entry_points
+from pathlib import Path
 
+import airflow_provider_oac.plugins
 from airflow_provider_oac.plugins.ui import URL_PREFIX, OACLoginPlugin
 
 HEAVY = (
@@ -45,6 +48,24 @@ def test_importing_the_plugin_loads_nothing_heavy():
         "airflow_provider_oac.plugins",
         "airflow_provider_oac.plugins.ui",
     }
+
+
+def test_the_login_page_imports_no_cli_code():
+    # plugins/ and cli/ share airflow_provider_oac.login; the page never loads the command line,
+    # not even in a function-local import.
+    plugins = Path(airflow_provider_oac.plugins.__file__).parent
+    imported = set()
+    for source in plugins.glob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.add((source.name, node.module))
+            elif isinstance(node, ast.Import):
+                imported.update((source.name, alias.name) for alias in node.names)
+
+    assert {
+        (name, module) for name, module in imported if module.startswith("airflow_provider_oac.cli")
+    } == set()
+    assert ("login_service.py", "airflow_provider_oac.login.settings") in imported
 
 
 def test_the_app_is_mounted_at_oac_login_and_listed_in_the_admin_menu():
