@@ -1,5 +1,6 @@
-"""What every OAC operator shares: the hook, waiting (in the worker or deferred), error mapping,
-and the record of accepted work that lets a retry re-attach instead of starting the work again.
+"""What every OAC operator shares: the hook, error mapping and login-expiry warning (also the
+sensor's: :class:`OACTaskMixin`), waiting (in the worker or deferred), and the record of accepted
+work that lets a retry re-attach instead of starting the work again.
 
 Only ``airflow.sdk``-level imports at module top: the DAG processor imports operator modules for
 every DAG file that uses them. The hook, HTTP clients and the rest load in ``execute``.
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_oac.client.models import WorkRequest
     from airflow_provider_oac.hooks.oac import OACHook
+    from airflow_provider_oac.triggers.events import WaitEvent
 
 WORK_RECORD_KEY = "oac_work"
 
@@ -30,7 +32,57 @@ WORK_RECORD_KEY = "oac_work"
 FINAL_STATUSES = frozenset({400, 403})
 
 
-class OACBaseOperator(BaseOperator):
+class OACTaskMixin:
+    """What every OAC task shares, the operators and the sensor alike: the hook, OAC errors as
+    Airflow exceptions, the login-expiry warning, and the exception for a wait that failed.
+    Needs ``oac_conn_id`` and Airflow's ``log``."""
+
+    oac_conn_id: str
+    if TYPE_CHECKING:
+        log: Any  # Airflow's task logger
+
+    @cached_property
+    def hook(self) -> OACHook:
+        from airflow_provider_oac.hooks.oac import OACHook
+
+        return OACHook(self.oac_conn_id)
+
+    @contextlib.contextmanager
+    def oac_errors(self) -> Iterator[None]:
+        """OAC errors as Airflow exceptions: bad input and dead logins fail without retries."""
+        from airflow_provider_oac.errors import OACAPIError, OACConfigError, OACError, OACLoginRequired
+        from airflow_provider_oac.hooks._airflow import airflow_exception, fail_exception
+
+        try:
+            yield
+        except (OACConfigError, OACLoginRequired) as exc:
+            raise fail_exception()(str(exc)) from None
+        except OACAPIError as exc:
+            # OAC refused the request itself (bad request, missing role): a retry gets the same answer.
+            final = exc.status in FINAL_STATUSES
+            raise (fail_exception() if final else airflow_exception())(str(exc)) from None
+        except OACError as exc:
+            raise airflow_exception()(str(exc)) from None
+
+    def warn_if_login_expiring(self) -> None:
+        with contextlib.suppress(Exception):  # a warning must never fail the task
+            warning = self.hook.login_expiry_warning()
+            if warning:
+                self.log.warning(warning)
+
+    @staticmethod
+    def wait_failure(event: WaitEvent, prefix: str = "") -> Exception:
+        """The exception for a wait in the triggerer that did not succeed: a dead login fails the
+        task without retries; anything else leaves the retries to Airflow."""
+        from airflow_provider_oac.hooks._airflow import airflow_exception, fail_exception
+        from airflow_provider_oac.triggers.events import OUTCOME_LOGIN_REQUIRED
+
+        if event.status == OUTCOME_LOGIN_REQUIRED:
+            return fail_exception()(event.reason)
+        return airflow_exception()(f"{prefix}{event.reason}")
+
+
+class OACBaseOperator(OACTaskMixin, BaseOperator):
     """Base of the OAC operators (not for direct use).
 
     :param oac_conn_id: the ``oac`` connection (``airflow-oac login`` writes it).
@@ -64,12 +116,6 @@ class OACBaseOperator(BaseOperator):
         self.poll_interval = validate_positive_number(poll_interval, "poll_interval")
         self.timeout = None if timeout is None else validate_positive_number(timeout, "timeout")
         self.deferrable = deferrable
-
-    @cached_property
-    def hook(self) -> OACHook:
-        from airflow_provider_oac.hooks.oac import OACHook
-
-        return OACHook(self.oac_conn_id)
 
     # --- secrets in templated fields ----------------------------------------------------------------
 
@@ -113,31 +159,6 @@ class OACBaseOperator(BaseOperator):
         Airflow 3.0, else the field itself)."""
         kept: dict[str, str] = self.__dict__.get("_oac_rendered_secrets", {})
         return kept.get(name, getattr(self, name))
-
-    # --- errors -------------------------------------------------------------------------------------
-
-    @contextlib.contextmanager
-    def oac_errors(self) -> Iterator[None]:
-        """OAC errors as Airflow exceptions: bad input and dead logins fail without retries."""
-        from airflow_provider_oac.errors import OACAPIError, OACConfigError, OACError, OACLoginRequired
-        from airflow_provider_oac.hooks._airflow import airflow_exception, fail_exception
-
-        try:
-            yield
-        except (OACConfigError, OACLoginRequired) as exc:
-            raise fail_exception()(str(exc)) from None
-        except OACAPIError as exc:
-            # OAC refused the request itself (bad request, missing role): a retry gets the same answer.
-            final = exc.status in FINAL_STATUSES
-            raise (fail_exception() if final else airflow_exception())(str(exc)) from None
-        except OACError as exc:
-            raise airflow_exception()(str(exc)) from None
-
-    def warn_if_login_expiring(self) -> None:
-        with contextlib.suppress(Exception):  # a warning must never fail the task
-            warning = self.hook.login_expiry_warning()
-            if warning:
-                self.log.warning(warning)
 
     # --- the record of accepted work ------------------------------------------------------------------
 
@@ -183,9 +204,9 @@ class OACBaseOperator(BaseOperator):
         self._remember_snapshot(finished.id, finished.snapshot_id)
         return finished
 
-    def _remember_snapshot(self, work_request_id: str, snapshot_id: str | None) -> None:
+    def _remember_snapshot(self, work_request_id: str | None, snapshot_id: str | None) -> None:
         # What the last poll saw, so finish() need not ask OAC for the work request again.
-        if snapshot_id:
+        if work_request_id and snapshot_id:
             self.__dict__.setdefault("_reported_snapshots", {})[work_request_id] = snapshot_id
 
     def reported_snapshot_id(self, work_request_id: str) -> str | None:
@@ -194,28 +215,29 @@ class OACBaseOperator(BaseOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """Resume after the trigger: fail with OAC's message, or finish the operator's work."""
-        from airflow_provider_oac.hooks._airflow import airflow_exception, fail_exception
-        from airflow_provider_oac.triggers.work_request import (
-            OUTCOME_FAILED,
-            OUTCOME_LOGIN_REQUIRED,
-            OUTCOME_SUCCEEDED,
-        )
+        from airflow_provider_oac.triggers.events import WaitEvent
 
-        if not event or event.get("status") != OUTCOME_SUCCEEDED:
-            message = (event or {}).get("message") or "the trigger ended without a result"
-            if (event or {}).get("status") == OUTCOME_LOGIN_REQUIRED:
-                # Final, and the work record stays: OAC carries on, and after a new login, clearing
-                # the task waits for the same work request instead of starting it again.
-                raise fail_exception()(message)
-            if (event or {}).get("status") == OUTCOME_FAILED:
-                # The work request itself failed and left nothing behind: a retry may start anew.
-                self.work_record(context).clear()
-            # Else (OAC's answer unreadable, a timeout) OAC may still be working: the record stays,
-            # so the retry waits for this work request instead of starting a second one.
-            raise airflow_exception()(message)
-        self.log.info("Work request %s succeeded.", event.get("work_request_id"))
-        self._remember_snapshot(event["work_request_id"], event.get("snapshot_id"))
-        return self.finish(context, event["work_request_id"])
+        done = WaitEvent.from_dict(event)
+        self.raise_unless_succeeded(context, done)
+        self.log.info("Work request %s succeeded.", done.work_request_id)
+        self._remember_snapshot(done.work_request_id, done.snapshot_id)
+        return self.finish(context, str(done.work_request_id))
+
+    def raise_unless_succeeded(self, context: Context, event: WaitEvent, prefix: str = "") -> None:
+        """After a wait in the triggerer: raise unless it succeeded, keeping or clearing the work
+        record as the outcome says (``prefix`` goes before the message)."""
+        from airflow_provider_oac.triggers.events import OUTCOME_FAILED
+
+        if event.succeeded:
+            return
+        # A dead login is final, and the record stays: OAC carries on, and after a new login,
+        # clearing the task waits for the same work instead of starting it again.
+        if event.status == OUTCOME_FAILED:
+            # The work request itself failed and left nothing behind: a retry may start anew.
+            self.work_record(context).clear()
+        # Else (OAC's answer unreadable, a timeout) OAC may still be working: the record stays,
+        # so the retry waits for this work instead of starting it a second time.
+        raise self.wait_failure(event, prefix)
 
     def finish(self, context: Context, work_request_id: str) -> Any:
         """After the work request succeeded: the operator's return value."""

@@ -4,7 +4,9 @@ Both operators persist before they act: they record their intent (operation and 
 before the POST, then the work request id the moment OAC accepts the call. A retry (or a new try
 after a worker crash) waits for that work, or by name, instead of starting it again; a restore
 whose intent was recorded without a work request id is never sent again. The register operator
-(:mod:`.lifecycle`) shares the create operator's base, :class:`SnapshotMakingOperator`.
+(:mod:`.lifecycle`) shares the create operator's base, :class:`SnapshotMakingOperator`; create,
+register and the restore's safety snapshot make their snapshot through one implementation,
+:class:`~._making.SnapshotStep` (loaded in ``execute``, not when the DAG is parsed).
 """
 
 from __future__ import annotations
@@ -12,16 +14,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_oac.operators._base import OACBaseOperator, _percent
+from airflow_provider_oac.operators._base import OACBaseOperator
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
     from airflow_provider_oac.client.models import Accepted
+    from airflow_provider_oac.operators._making import SnapshotStep
 
 IF_EXISTS_POLICIES = ("fail", "reuse", "replace")
-#: How long to wait for the snapshot of an unanswered request when the operator has no ``timeout``.
-UNANSWERED_WAIT_SECONDS = 3600.0
 #: The restore operator's work record while its safety snapshot is being taken.
 SAFETY_SNAPSHOT = "safety_snapshot"
 
@@ -62,78 +63,43 @@ class SnapshotMakingOperator(OACBaseOperator):
         raise NotImplementedError
 
     def execute(self, context: Context) -> str | None:
-        return self._announce(context, self._make(context))
+        with self.oac_errors():
+            name = self.check_inputs()
+            self.push_instance_url(context)
+            self.warn_if_login_expiring()
+            step = self._step(context, name)
+            snapshot_id = step.run(
+                step.record.get(), lambda: self._existing(name), wait=self.wait_for_completion
+            )
+        return self._announce(context, snapshot_id)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
-        from airflow_provider_oac.triggers.work_request import OUTCOME_SUCCEEDED
+        """Resume after the deferred wait, for the work request or (after a lost answer) the name."""
+        from airflow_provider_oac.triggers.events import WaitEvent
+        from airflow_provider_oac.validation import validate_snapshot_name
 
-        if event and event.get("snapshot_name") and event.get("status") == OUTCOME_SUCCEEDED:
-            # The deferred wait after an unanswered request (see _await_by_name) saw the snapshot.
-            return self._announce(
-                context, self._appeared(context, event["snapshot_name"], event["snapshot_id"])
-            )
-        if event and event.get("snapshot_name") and event.get("status") != OUTCOME_SUCCEEDED:
-            # The deferred wait by name ended without the snapshot: the record (the intent) stays,
-            # so say how to get out of waiting again.
-            event = {
-                **event,
-                "message": f"{event.get('message') or 'No snapshot appeared.'} {self._way_out(context)}",
-            }
-        # Failures of either wait: base rules (a dead login fails for good; else the record stays,
-        # so a retry waits again instead of posting again).
-        return self._announce(context, super().execute_complete(context, event))
+        with self.oac_errors():
+            step = self._step(context, validate_snapshot_name(self.name, "name"))
+            return self._announce(context, step.resume(WaitEvent.from_dict(event)))
+
+    def _step(self, context: Context, name: str) -> SnapshotStep:
+        from airflow_provider_oac.operators._making import SnapshotStep
+
+        return SnapshotStep(
+            self,
+            context,
+            name,
+            operation=self.operation,
+            verb=self.operation,
+            post=lambda: self.post(name),
+            made_message=f"Snapshot %r {self.operation}d: id %s.",
+        )
 
     def _announce(self, context: Context, snapshot_id: str | None) -> str | None:
         from airflow_provider_oac.assets import announce_snapshot
 
         announce_snapshot(self, context, snapshot_id=snapshot_id, name=self.name)
         return snapshot_id
-
-    def _make(self, context: Context) -> str | None:
-        from airflow_provider_oac.errors import OACError, OACOutcomeUnknownError
-
-        with self.oac_errors():
-            name = self.check_inputs()
-            self.push_instance_url(context)
-            self.warn_if_login_expiring()
-            record = self.work_record(context)
-            previous = record.get()
-            if previous and previous.get("operation") == self.operation and previous.get("name") == name:
-                work_request_id = previous.get("work_request_id")
-                if work_request_id is None:
-                    # An earlier try recorded its intent but no work request: its POST got no answer,
-                    # the record write after it failed, or the worker died. Never post again.
-                    return self._await_by_name(context, name)
-                self.log.info(
-                    "Re-attaching to work request %s from an earlier try (no new snapshot).", work_request_id
-                )
-            else:
-                existing = self._existing(name)
-                if existing is not None:
-                    return existing
-                # Persist before acting (if this write fails, nothing is sent and the try fails).
-                record.intend(f"{self.operation} snapshot {name!r}", operation=self.operation, name=name)
-                try:
-                    accepted = self.post(name)
-                except OACOutcomeUnknownError as exc:
-                    # OAC may have accepted it: the intent stays; wait for a snapshot of that name.
-                    self.log.warning(
-                        "%s Waiting for a snapshot named %r instead of posting again.", exc, name
-                    )
-                    return self._await_by_name(context, name)
-                except OACError:
-                    record.clear()  # OAC answered no, or never got it: nothing to wait for
-                    raise
-                work_request_id = accepted.work_request_id
-                record.accepted(
-                    self.log, operation=self.operation, name=name, work_request_id=work_request_id
-                )
-                self.log.info("OAC accepted snapshot %r: work request %s.", name, work_request_id)
-            context["ti"].xcom_push(key="work_request_id", value=work_request_id)
-        if not self.wait_for_completion:
-            return None
-        self.wait(context, work_request_id)
-        return self.finish(context, work_request_id)
 
     def _existing(self, name: str) -> str | None:
         snapshots = self.hook.find_snapshots(name)
@@ -155,77 +121,6 @@ class SnapshotMakingOperator(OACBaseOperator):
             f"A snapshot named {name!r} already exists (id {snapshots[0].id}): use another name (e.g. with "
             "{{ dag_run.run_after.strftime('%Y%m%dT%H%M%S%f') }}), or if_exists='reuse' or 'replace'."
         )
-
-    def _await_by_name(self, context: Context, name: str) -> str:
-        """Wait, in the worker or deferred, for a snapshot called ``name``: OAC got our request but
-        its answer was lost, so it may or may not be making one. The request is never sent again."""
-        import time
-        from datetime import timedelta
-
-        from airflow_provider_oac.errors import OACError
-        from airflow_provider_oac.triggers.work_request import unanswered_request_message
-
-        timeout = self.timeout or UNANSWERED_WAIT_SECONDS
-        if self.deferrable:
-            from airflow_provider_oac.triggers.work_request import OACSnapshotNameTrigger
-
-            self.log.info("Deferring: the triggerer waits for a snapshot named %r.", name)
-            self.defer(
-                trigger=OACSnapshotNameTrigger(
-                    snapshot_name=name,
-                    operation=self.operation,
-                    oac_conn_id=self.oac_conn_id,
-                    poll_interval=self.poll_interval,
-                    timeout=timeout,
-                ),
-                method_name="execute_complete",
-                timeout=timedelta(seconds=timeout + 2 * self.poll_interval),
-            )
-        deadline = time.monotonic() + timeout
-        while True:
-            snapshots = self.hook.find_snapshots(name)
-            if snapshots:
-                return self._appeared(context, name, snapshots[0].id)
-            if time.monotonic() >= deadline:
-                raise OACError(f"{unanswered_request_message(self.operation, name)} {self._way_out(context)}")
-            time.sleep(self.poll_interval)
-
-    def _way_out(self, context: Context) -> str:
-        """How to run the work again on purpose: the recorded intent makes every new try (a retry
-        or a cleared task) wait for the snapshot again instead of posting."""
-        record = self.work_record(context)
-        return (
-            "Until this task's work record is deleted, running the task again only waits again: if OAC "
-            f"shows no such snapshot, {record.how_to_clear(context['ti'])}, then clear the task."
-        )
-
-    def _appeared(self, context: Context, name: str, snapshot_id: str) -> str:
-        """The wait for an unanswered request's snapshot is over: nothing left to re-attach to."""
-        self.work_record(context).clear()
-        self.log.info("Snapshot %r appeared: id %s.", name, snapshot_id)
-        return snapshot_id
-
-    def finish(self, context: Context, work_request_id: str) -> str | None:
-        with self.oac_errors():
-            # The wait already saw the finished work request; ask OAC again only if it named no snapshot.
-            snapshot_id = self.reported_snapshot_id(work_request_id)
-            if snapshot_id is None:
-                work_request = self.hook.get_work_request(work_request_id)
-                snapshot_id = work_request.snapshot_id
-                if snapshot_id is None:
-                    from airflow_provider_oac.client.sync import find_created_snapshot
-
-                    snapshot = find_created_snapshot(self.hook.client, self.name, work_request)
-                    snapshot_id = snapshot.id if snapshot else None
-        self.work_record(context).clear()
-        if snapshot_id is None:
-            from airflow_provider_oac.hooks._airflow import airflow_exception
-
-            raise airflow_exception()(
-                f"Work request {work_request_id} succeeded but no snapshot named {self.name!r} is listed."
-            )
-        self.log.info("Snapshot %r %sd: id %s.", self.name, self.operation, snapshot_id)
-        return snapshot_id
 
 
 class OACCreateSnapshotOperator(SnapshotMakingOperator):
@@ -397,9 +292,11 @@ class OACRestoreSnapshotOperator(OACBaseOperator):
             target = previous.get("target_snapshot_id") or self._target_snapshot_id()
             safety_snapshot_id = previous.get("safety_snapshot_id")
             if safety_name and not safety_snapshot_id:
-                safety_snapshot_id = self._take_safety_snapshot(
-                    context, record, previous, safety_name, target
-                )
+                # Waits whatever wait_for_completion says; may defer (execute_complete goes on).
+                step = self._safety_step(context, safety_name, target)
+                safety_snapshot_id = step.run(previous, lambda: self._refuse_existing(safety_name))
+                assert safety_snapshot_id is not None  # run() waits, so it returns the id
+                self._safety_taken(context, target, safety_snapshot_id)
             work_request_id = self._start_restore(record, target, safety_name, safety_snapshot_id)
         context["ti"].xcom_push(key="work_request_id", value=work_request_id)
         if self.wait_for_completion:
@@ -439,122 +336,43 @@ class OACRestoreSnapshotOperator(OACBaseOperator):
 
     # --- step 1: the safety snapshot ---------------------------------------------------------------
 
-    def _take_safety_snapshot(
-        self, context: Context, record: Any, previous: dict[str, Any], name: str, target: str
-    ) -> str:
-        """Take (or re-attach to) the safety snapshot and wait for it; its id. May defer."""
-        from airflow_provider_oac.errors import (
-            OACConfigError,
-            OACError,
-            OACOutcomeUnknownError,
-            OACWorkRequestFailed,
+    def _safety_step(self, context: Context, name: str, target: str) -> SnapshotStep:
+        from airflow_provider_oac.operators._making import SnapshotStep
+
+        return SnapshotStep(
+            self,
+            context,
+            name,
+            operation=SAFETY_SNAPSHOT,
+            verb="take safety",
+            post=lambda: self.hook.create_snapshot(name, self.rendered_secret("password")),
+            work={"target_snapshot_id": target},
+            made_key="safety_snapshot_id",
+            push_work_request_id=False,
+            failure_prefix="The safety snapshot failed, so the restore was not started: ",
+            made_message="Safety snapshot %r taken: id %s.",
         )
 
-        if previous:
-            work_request_id = previous.get("work_request_id")
-            if work_request_id is None:  # intent only: no answer, a failed record write or a dead worker
-                return self._safety_done(context, record, name, target, self._await_safety(context, name))
-            self.log.info(
-                "Re-attaching to safety snapshot work request %s from an earlier try.", work_request_id
+    def _refuse_existing(self, name: str) -> None:
+        from airflow_provider_oac.errors import OACConfigError
+
+        existing = self.hook.find_snapshots(name)
+        if existing:
+            raise OACConfigError(
+                f"A snapshot named {name!r} already exists (id {existing[0].id}), so it cannot be this "
+                "run's safety snapshot: give safety_snapshot_name a new name per run, e.g. "
+                "before-restore-{{ dag_run.run_after.strftime('%Y%m%dT%H%M%S%f') }}."
             )
-        else:
-            existing = self.hook.find_snapshots(name)
-            if existing:
-                raise OACConfigError(
-                    f"A snapshot named {name!r} already exists (id {existing[0].id}), so it cannot be this "
-                    "run's safety snapshot: give safety_snapshot_name a new name per run, e.g. "
-                    "before-restore-{{ dag_run.run_after.strftime('%Y%m%dT%H%M%S%f') }}."
-                )
-            record.intend(
-                f"take safety snapshot {name!r}",
-                operation=SAFETY_SNAPSHOT,
-                name=name,
-                target_snapshot_id=target,
-            )
-            try:
-                accepted = self.hook.create_snapshot(name, self.rendered_secret("password"))
-            except OACOutcomeUnknownError as exc:
-                self.log.warning("%s Waiting for a snapshot named %r instead of posting again.", exc, name)
-                return self._safety_done(context, record, name, target, self._await_safety(context, name))
-            except OACError:
-                record.clear()  # OAC answered no, or never got it: nothing to wait for
-                raise
-            work_request_id = accepted.work_request_id
-            record.accepted(
-                self.log,
-                operation=SAFETY_SNAPSHOT,
-                name=name,
-                target_snapshot_id=target,
-                work_request_id=work_request_id,
-            )
-            self.log.info("Taking safety snapshot %r first: work request %s.", name, work_request_id)
-        if self.deferrable:
-            self.wait(context, work_request_id)  # defers; execute_complete picks up from here
-        try:
-            work_request = self.hook.wait_for_work_request(
-                work_request_id,
-                poll_interval=self.poll_interval,
-                timeout=self.timeout,
-                on_poll=lambda wr: self.log.info(
-                    "Safety snapshot: %s (%s%%)", wr.status.value, _percent(wr.percent_complete)
-                ),
-            )
-        except OACWorkRequestFailed:
-            record.clear()  # a failed snapshot leaves nothing in OAC: the next try takes a new one
-            raise
-        return self._safety_done(context, record, name, target, self._created(name, work_request))
 
-    def _created(self, name: str, work_request: Any) -> str:
-        from airflow_provider_oac.client.sync import find_created_snapshot
-        from airflow_provider_oac.errors import OACError
-
-        snapshot = find_created_snapshot(self.hook.client, name, work_request)
-        if snapshot is None:
-            raise OACError(
-                f"Safety snapshot work request {work_request.id} succeeded but no snapshot named {name!r} "
-                "is listed; the restore was not started."
-            )
-        return snapshot.id
-
-    def _await_safety(self, context: Context, name: str) -> str:
-        import time
-
-        from airflow_provider_oac.errors import OACError
-
-        deadline = time.monotonic() + (self.timeout or 3600.0)
-        while True:
-            snapshots = self.hook.find_snapshots(name)
-            if snapshots:
-                return snapshots[0].id
-            if time.monotonic() >= deadline:
-                raise OACError(
-                    f"OAC gave no answer to the request to take safety snapshot {name!r} and no snapshot of "
-                    "that name appeared in time; the restore was not started and no second request was sent. "
-                    "Until this task's work record is deleted, running the task again only waits again: if OAC "
-                    f"shows no such snapshot, {self.work_record(context).how_to_clear(context['ti'])}, then "
-                    "clear the task."
-                )
-            time.sleep(self.poll_interval)
-
-    def _safety_done(self, context: Context, record: Any, name: str, target: str, snapshot_id: str) -> str:
-        record.set(
-            operation=SAFETY_SNAPSHOT, name=name, target_snapshot_id=target, safety_snapshot_id=snapshot_id
-        )
+    def _safety_taken(self, context: Context, target: str, snapshot_id: str) -> None:
         context["ti"].xcom_push(key="safety_snapshot_id", value=snapshot_id)
-        self.log.info(
-            "Safety snapshot %r taken: id %s. Restoring snapshot %s now.", name, snapshot_id, target
-        )
-        return snapshot_id
+        self.log.info("Restoring snapshot %s now.", target)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """Resume after the trigger: after the safety snapshot, start the restore; after the
         restore, finish."""
-        from airflow_provider_oac.hooks._airflow import airflow_exception, mask_secret
-        from airflow_provider_oac.triggers.work_request import (
-            OUTCOME_FAILED,
-            OUTCOME_LOGIN_REQUIRED,
-            OUTCOME_SUCCEEDED,
-        )
+        from airflow_provider_oac.hooks._airflow import mask_secret
+        from airflow_provider_oac.triggers.events import WaitEvent
 
         mask_secret(self.rendered_secret("password"))  # a resumed task runs in a new process
         record = self.work_record(context)
@@ -565,19 +383,10 @@ class OACRestoreSnapshotOperator(OACBaseOperator):
             previous.get("operation") == SAFETY_SNAPSHOT and not previous.get("safety_snapshot_id")
         ):
             return super().execute_complete(context, event)
-        if event.get("status") == OUTCOME_LOGIN_REQUIRED:
-            return super().execute_complete(context, event)  # final; the record stays for a re-attach
-        if event.get("status") != OUTCOME_SUCCEEDED:
-            if event.get("status") == OUTCOME_FAILED:
-                record.clear()  # nothing left in OAC; else OAC may still be taking it: re-attach
-            message = event.get("message") or "the trigger ended without a result"
-            raise airflow_exception()(
-                f"The safety snapshot failed, so the restore was not started: {message}"
-            )
         with self.oac_errors():
-            work_request = self.hook.get_work_request(event["work_request_id"])
             name, target = previous["name"], previous["target_snapshot_id"]
-            self._safety_done(context, record, name, target, self._created(name, work_request))
+            safety_snapshot_id = self._safety_step(context, name, target).resume(WaitEvent.from_dict(event))
+            self._safety_taken(context, target, safety_snapshot_id)
             return self._proceed(context)
 
     # --- step 2: the restore -------------------------------------------------------------------------

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseSensorOperator, conf
 
 from airflow_provider_oac.links import OACInstanceLink
+from airflow_provider_oac.operators._base import OACTaskMixin
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
-    from airflow_provider_oac.hooks.oac import OACHook
 
-
-class OACWorkRequestSensor(BaseSensorOperator):
+class OACWorkRequestSensor(OACTaskMixin, BaseSensorOperator):
     """Succeeds when the work request SUCCEEDED; fails with OAC's own error text when it FAILED
     or was CANCELED.
 
@@ -45,12 +43,6 @@ class OACWorkRequestSensor(BaseSensorOperator):
         self.oac_conn_id = oac_conn_id
         self.deferrable = deferrable
 
-    @cached_property
-    def hook(self) -> OACHook:
-        from airflow_provider_oac.hooks.oac import OACHook
-
-        return OACHook(self.oac_conn_id)
-
     def execute(self, context: Context) -> Any:
         from airflow_provider_oac.validation import validate_resource_id
 
@@ -60,7 +52,7 @@ class OACWorkRequestSensor(BaseSensorOperator):
             from airflow_provider_oac.hooks._airflow import fail_exception
 
             raise fail_exception()(str(exc)) from None
-        self._warn_if_login_expiring()
+        self.warn_if_login_expiring()
         if not self.deferrable:
             return super().execute(context)
         if self.poke(context):
@@ -78,40 +70,24 @@ class OACWorkRequestSensor(BaseSensorOperator):
             timeout=timedelta(seconds=float(self.timeout)) if self.timeout else None,
         )
 
-    def _warn_if_login_expiring(self) -> None:
-        # As OACBaseOperator.warn_if_login_expiring: a warning must never fail the task.
-        try:
-            warning = self.hook.login_expiry_warning()
-        except Exception:
-            return
-        if warning:
-            self.log.warning(warning)
-
     def poke(self, context: Context) -> bool:
-        from airflow_provider_oac.errors import OACConfigError, OACError, OACLoginRequired
-        from airflow_provider_oac.hooks._airflow import airflow_exception, fail_exception
-        from airflow_provider_oac.triggers.work_request import OUTCOME_SUCCEEDED, work_request_event
+        from airflow_provider_oac.hooks._airflow import airflow_exception
+        from airflow_provider_oac.triggers.events import WaitEvent
 
-        try:
+        with self.oac_errors():
             work_request = self.hook.get_work_request(self.work_request_id)
-        except (OACConfigError, OACLoginRequired) as exc:
-            raise fail_exception()(str(exc)) from None
-        except OACError as exc:
-            raise airflow_exception()(str(exc)) from None
         self.log.info("Work request %s: %s", work_request.id, work_request.status.value)
         if not work_request.status.is_terminal:
             return False
-        event = work_request_event(work_request)
-        if event["status"] != OUTCOME_SUCCEEDED:
-            raise airflow_exception()(event["message"])
+        event = WaitEvent.for_work_request(work_request)
+        if not event.succeeded:
+            raise airflow_exception()(event.reason)
         return True
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> None:
-        from airflow_provider_oac.hooks._airflow import airflow_exception, fail_exception
-        from airflow_provider_oac.triggers.work_request import OUTCOME_LOGIN_REQUIRED, OUTCOME_SUCCEEDED
+        from airflow_provider_oac.triggers.events import WaitEvent
 
-        if not event or event.get("status") != OUTCOME_SUCCEEDED:
-            final = (event or {}).get("status") == OUTCOME_LOGIN_REQUIRED  # a dead login: no retries
-            message = (event or {}).get("message") or "the trigger ended without a result"
-            raise (fail_exception() if final else airflow_exception())(message)
-        self.log.info("Work request %s succeeded.", event.get("work_request_id"))
+        done = WaitEvent.from_dict(event)
+        if not done.succeeded:
+            raise self.wait_failure(done)
+        self.log.info("Work request %s succeeded.", done.work_request_id)

@@ -10,37 +10,30 @@ import asyncio
 import random
 import time
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-if TYPE_CHECKING:
-    from airflow_provider_oac.client.models import WorkRequest
+from airflow_provider_oac.triggers.events import (
+    OUTCOME_ERROR,
+    OUTCOME_FAILED,
+    OUTCOME_LOGIN_REQUIRED,
+    OUTCOME_SUCCEEDED,
+    OUTCOME_TIMEOUT,
+    WaitEvent,
+)
 
-OUTCOME_SUCCEEDED = "succeeded"
-OUTCOME_FAILED = "failed"
-OUTCOME_TIMEOUT = "timeout"
-OUTCOME_ERROR = "error"
-#: The login died while waiting (expired, revoked): the task fails without retries.
-OUTCOME_LOGIN_REQUIRED = "login_required"
-
-
-def work_request_event(work_request: WorkRequest) -> dict[str, Any]:
-    """The one place that maps a finished work request to the event an operator receives."""
-    succeeded = work_request.status.is_success
-    return {
-        "status": OUTCOME_SUCCEEDED if succeeded else OUTCOME_FAILED,
-        "work_request_id": work_request.id,
-        "work_request_status": work_request.status.value,
-        "operation_type": work_request.operation_type,
-        "snapshot_id": work_request.snapshot_id,
-        "message": None if succeeded else _failure_text(work_request),
-    }
-
-
-def _failure_text(work_request: WorkRequest) -> str:
-    detail = work_request.error_text or "OAC gave no error message"
-    return f"OAC work request {work_request.id} ended {work_request.status.value}: {detail}"
+__all__ = [
+    "OUTCOME_ERROR",
+    "OUTCOME_FAILED",
+    "OUTCOME_LOGIN_REQUIRED",
+    "OUTCOME_SUCCEEDED",
+    "OUTCOME_TIMEOUT",
+    "OACSnapshotNameTrigger",
+    "OACWorkRequestTrigger",
+    "WaitEvent",
+    "unanswered_request_message",
+]
 
 
 class _PollingTrigger(BaseTrigger):
@@ -68,14 +61,14 @@ class _PollingTrigger(BaseTrigger):
             "started_at": self.started_at,
         }
 
-    async def poll(self, client: Any) -> dict[str, Any] | None:
+    async def poll(self, client: Any) -> WaitEvent | None:
         """One look at OAC: the event to send when the wait is over, else None."""
         raise NotImplementedError
 
-    def timeout_event(self) -> dict[str, Any]:
+    def timeout_event(self) -> WaitEvent:
         raise NotImplementedError
 
-    def error_event(self, status: str, message: str) -> dict[str, Any]:
+    def error_event(self, status: str, message: str) -> WaitEvent:
         raise NotImplementedError
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
@@ -93,17 +86,16 @@ class _PollingTrigger(BaseTrigger):
                 while True:
                     event = await self.poll(client)
                     if event is not None:
-                        yield TriggerEvent(event)
+                        yield TriggerEvent(event.to_dict())
                         return
                     if self.timeout is not None and time.time() - self.started_at >= self.timeout:
-                        yield TriggerEvent(self.timeout_event())
+                        yield TriggerEvent(self.timeout_event().to_dict())
                         return
                     await asyncio.sleep(self.poll_interval)
         except OACError as exc:
             dead_login = isinstance(exc, OACLoginRequired)
-            yield TriggerEvent(
-                self.error_event(OUTCOME_LOGIN_REQUIRED if dead_login else OUTCOME_ERROR, str(exc))
-            )
+            status = OUTCOME_LOGIN_REQUIRED if dead_login else OUTCOME_ERROR
+            yield TriggerEvent(self.error_event(status, str(exc)).to_dict())
 
 
 class OACWorkRequestTrigger(_PollingTrigger):
@@ -126,7 +118,7 @@ class OACWorkRequestTrigger(_PollingTrigger):
             {"work_request_id": self.work_request_id, **self._common_kwargs()},
         )
 
-    async def poll(self, client: Any) -> dict[str, Any] | None:
+    async def poll(self, client: Any) -> WaitEvent | None:
         work_request = await client.get_work_request(self.work_request_id)
         self.log.info(
             "Work request %s: %s (%s%%)",
@@ -134,17 +126,17 @@ class OACWorkRequestTrigger(_PollingTrigger):
             work_request.status.value,
             "?" if work_request.percent_complete is None else f"{work_request.percent_complete:.0f}",
         )
-        return work_request_event(work_request) if work_request.status.is_terminal else None
+        return WaitEvent.for_work_request(work_request) if work_request.status.is_terminal else None
 
-    def timeout_event(self) -> dict[str, Any]:
+    def timeout_event(self) -> WaitEvent:
         return self.error_event(
             OUTCOME_TIMEOUT,
             f"OAC work request {self.work_request_id} did not finish within {self.timeout:.0f} s (OAC cannot "
             "cancel it; it may still finish).",
         )
 
-    def error_event(self, status: str, message: str) -> dict[str, Any]:
-        return {"status": status, "work_request_id": self.work_request_id, "message": message}
+    def error_event(self, status: str, message: str) -> WaitEvent:
+        return WaitEvent(status=status, work_request_id=self.work_request_id, message=message)
 
 
 def unanswered_request_message(operation: str, name: str) -> str:
@@ -178,28 +170,19 @@ class OACSnapshotNameTrigger(_PollingTrigger):
             {"snapshot_name": self.snapshot_name, "operation": self.operation, **self._common_kwargs()},
         )
 
-    async def poll(self, client: Any) -> dict[str, Any] | None:
+    async def poll(self, client: Any) -> WaitEvent | None:
         snapshots = await client.find_snapshots(self.snapshot_name)
         if not snapshots:
             self.log.info("No snapshot named %r yet.", self.snapshot_name)
             return None
-        return {
-            "status": OUTCOME_SUCCEEDED,
-            "snapshot_name": self.snapshot_name,
-            "snapshot_id": snapshots[0].id,
-            "work_request_id": None,
-            "message": None,
-        }
+        return WaitEvent(
+            status=OUTCOME_SUCCEEDED, snapshot_name=self.snapshot_name, snapshot_id=snapshots[0].id
+        )
 
-    def timeout_event(self) -> dict[str, Any]:
+    def timeout_event(self) -> WaitEvent:
         return self.error_event(
             OUTCOME_TIMEOUT, unanswered_request_message(self.operation, self.snapshot_name)
         )
 
-    def error_event(self, status: str, message: str) -> dict[str, Any]:
-        return {
-            "status": status,
-            "snapshot_name": self.snapshot_name,
-            "work_request_id": None,
-            "message": message,
-        }
+    def error_event(self, status: str, message: str) -> WaitEvent:
+        return WaitEvent(status=status, snapshot_name=self.snapshot_name, message=message)

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from airflow_provider_oac.hooks.oac import OACHook
-from tests.helpers import SNAPSHOT_PASSWORD, own_login, stored_work_records, write_dag
+from tests.helpers import SNAPSHOT_PASSWORD, console_text, own_login, stored_work_records, write_dag
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
@@ -426,6 +426,55 @@ def test_a_failed_deferred_safety_snapshot_starts_no_restore(emulator, capfd):
     assert states(run) == {"restore": "failed"}
     assert counters(emulator)["restores_started"] == 0
     assert "The safety snapshot failed, so the restore was not started" in capfd.readouterr().out
+
+
+def snapshot_posts(emulator) -> int:
+    path = "/api/20210901/snapshots"
+    return sum(1 for r in emulator.control.request_log() if r["method"] == "POST" and r["path"] == path)
+
+
+def test_a_deferred_safety_snapshot_whose_answer_was_lost_waits_for_it_in_the_trigger(emulator, capfd):
+    """OAC takes the safety snapshot but its answer is lost: the task never posts it again and, being
+    deferrable, waits for the name in the triggerer (no worker slot held), then restores."""
+    golden = make("golden")
+    emulator.control.add_fault("POST /api/20210901/snapshots", "accept_then_error", status=502)
+    run = run_dag("oac_lc_safety_lost_deferred", RESTORE_WITH_SAFETY.format(deferrable=True))
+    assert_one_safety_snapshot_then_one_restore_of_the_target(emulator, run, golden)
+    assert snapshot_posts(emulator) == 2  # golden, then the safety snapshot once
+    out = console_text(capfd.readouterr().out)
+    assert "the triggerer waits for a snapshot named 'before-refresh-" in out
+
+
+def test_a_deferred_safety_snapshot_without_answer_or_snapshot_fails_in_time_and_never_posts_again(
+    emulator, capfd
+):
+    """No answer and no snapshot: the wait by name runs in the triggerer for the task's ``timeout``
+    (not an hour), the restore is never started, and the retry waits again instead of posting."""
+    make("golden")
+    emulator.control.add_fault("POST /api/20210901/snapshots", "status", status=500, times=5)
+    started = time.monotonic()
+    run = run_dag(
+        "oac_lc_safety_no_answer_deferred",
+        """
+        OACRestoreSnapshotOperator(
+            task_id="restore", snapshot_name="golden", password=PASSWORD, poll_interval=0.2, timeout=1,
+            safety_snapshot_name="before-refresh", deferrable=True,
+        )
+        """,
+        retries=1,
+    )
+    assert states(run) == {"restore": "failed"}
+    assert time.monotonic() - started < 120  # two tries of a 1 s wait, not the hour of no timeout
+    assert snapshot_posts(emulator) == 2  # golden, then the safety snapshot once: the retry waited
+    assert [s["name"] for s in emulator.control.snapshots()] == ["golden"]
+    assert counters(emulator)["restores_started"] == 0
+    out = console_text(capfd.readouterr().out)
+    assert "the triggerer waits for a snapshot named 'before-refresh'" in out
+    assert "no snapshot of that name appeared in time" in out
+    assert "the restore was not started" in out
+    assert "running the task again only waits again" in out
+    records = stored_work_records(run, "restore")
+    assert "safety_snapshot" in records["oac_work"]  # the intent stays: no second POST, ever
 
 
 def test_a_safety_snapshot_name_that_exists_already_fails_before_anything_starts(emulator, capfd):

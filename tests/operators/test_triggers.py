@@ -13,6 +13,7 @@ from airflow_provider_oac.triggers.work_request import (
     OUTCOME_TIMEOUT,
     OACSnapshotNameTrigger,
     OACWorkRequestTrigger,
+    WaitEvent,
 )
 from tests.helpers import SNAPSHOT_PASSWORD, own_login
 
@@ -76,3 +77,78 @@ def test_the_name_trigger_times_out_saying_nothing_was_sent_again(emulator):
     assert event["status"] == OUTCOME_TIMEOUT
     assert "no snapshot of that name appeared in time; no second request was sent" in event["message"]
     assert emulator.control.counters()["snapshots_created"] == 0
+
+
+# --- the events: what Airflow stores in its database ------------------------------------------------
+
+#: The events as earlier versions of the provider wrote them (raw dicts): Airflow keeps a trigger's
+#: event in its database, so a task deferred before an upgrade resumes with one of these.
+STORED_BY_AN_OLDER_VERSION = {
+    "work request succeeded": {
+        "status": "succeeded",
+        "work_request_id": "wr-1",
+        "work_request_status": "SUCCEEDED",
+        "operation_type": "CREATE_SNAPSHOT",
+        "snapshot_id": "snap-1",
+        "message": None,
+    },
+    "work request failed": {
+        "status": "failed",
+        "work_request_id": "wr-1",
+        "work_request_status": "FAILED",
+        "operation_type": "CREATE_SNAPSHOT",
+        "snapshot_id": None,
+        "message": "OAC work request wr-1 ended FAILED: Bucket is full",
+    },
+    "work request timeout": {"status": "timeout", "work_request_id": "wr-1", "message": "did not finish"},
+    "dead login": {"status": "login_required", "work_request_id": "wr-1", "message": "log in again"},
+    "name found": {
+        "status": "succeeded",
+        "snapshot_name": "nightly",
+        "snapshot_id": "snap-2",
+        "work_request_id": None,
+        "message": None,
+    },
+    "name timeout": {
+        "status": "timeout",
+        "snapshot_name": "nightly",
+        "work_request_id": None,
+        "message": "no snapshot of that name appeared in time",
+    },
+}
+
+
+@pytest.mark.parametrize("stored", STORED_BY_AN_OLDER_VERSION.values(), ids=STORED_BY_AN_OLDER_VERSION.keys())
+def test_an_event_stored_by_an_older_version_loads_and_is_written_back_the_same(stored):
+    event = WaitEvent.from_dict(stored)
+
+    assert event.to_dict() == stored
+    assert list(event.to_dict()) == list(stored)  # the same keys, in the same order
+    assert event.succeeded == (stored["status"] == OUTCOME_SUCCEEDED)
+    assert event.by_name == ("snapshot_name" in stored)
+    assert WaitEvent.from_dict(dict(stored, added_by_a_newer_version=1)) == event
+
+
+def test_no_event_at_all_is_a_failure_that_says_so():
+    event = WaitEvent.from_dict(None)
+
+    assert not event.succeeded
+    assert event.reason == "the trigger ended without a result"
+
+
+def test_the_triggers_send_their_events_as_plain_dicts(emulator):
+    from airflow_provider_oac.hooks.oac import OACHook
+
+    hook = OACHook("oac_triggers")
+    accepted = hook.create_snapshot("as-dict", PASSWORD)
+    payload = first_event(OACWorkRequestTrigger(accepted.work_request_id, "oac_triggers", poll_interval=0.1))
+
+    assert type(payload) is dict
+    assert payload == {
+        "status": OUTCOME_SUCCEEDED,
+        "work_request_id": accepted.work_request_id,
+        "work_request_status": "SUCCEEDED",
+        "operation_type": "CREATE_SNAPSHOT",
+        "snapshot_id": hook.find_snapshots("as-dict")[0].id,
+        "message": None,
+    }

@@ -1,0 +1,108 @@
+"""What a trigger tells the task it resumes: :class:`WaitEvent`.
+
+Airflow stores a trigger's event in its database as a dict (the ``TriggerEvent`` payload) and
+hands that dict to ``execute_complete``, possibly after an upgrade of this provider. So the dict
+stays the one format on the wire: :meth:`WaitEvent.to_dict` writes exactly the keys earlier
+versions wrote, and :meth:`WaitEvent.from_dict` reads any of them (keys it does not know are
+ignored). No Airflow import here: operators and the sensor read events without loading triggers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow_provider_oac.client.models import WorkRequest
+
+OUTCOME_SUCCEEDED = "succeeded"
+OUTCOME_FAILED = "failed"
+OUTCOME_TIMEOUT = "timeout"
+OUTCOME_ERROR = "error"
+#: The login died while waiting (expired, revoked): the task fails without retries.
+OUTCOME_LOGIN_REQUIRED = "login_required"
+
+#: The message of a wait that ended without telling why (no event at all).
+NO_RESULT = "the trigger ended without a result"
+
+
+@dataclass(frozen=True, slots=True)
+class WaitEvent:
+    """How a wait in the triggerer ended.
+
+    Three kinds, told apart by which fields are set:
+
+    - a finished work request (``work_request_status`` set): :meth:`for_work_request`;
+    - a snapshot looked for by name (``snapshot_name`` set): the wait after an unanswered request;
+    - a wait for a work request that ended otherwise (timeout, error, dead login): neither.
+    """
+
+    status: str
+    message: str | None = None
+    work_request_id: str | None = None
+    snapshot_id: str | None = None
+    snapshot_name: str | None = None
+    work_request_status: str | None = None
+    operation_type: str | None = None
+
+    @classmethod
+    def for_work_request(cls, work_request: WorkRequest) -> WaitEvent:
+        """The one place that maps a finished work request to the event an operator receives."""
+        succeeded = work_request.status.is_success
+        return cls(
+            status=OUTCOME_SUCCEEDED if succeeded else OUTCOME_FAILED,
+            work_request_id=work_request.id,
+            work_request_status=work_request.status.value,
+            operation_type=work_request.operation_type,
+            snapshot_id=work_request.snapshot_id,
+            message=None if succeeded else _failure_text(work_request),
+        )
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == OUTCOME_SUCCEEDED
+
+    @property
+    def by_name(self) -> bool:
+        """The event of a wait for a snapshot by name (not for a work request)."""
+        return self.snapshot_name is not None
+
+    @property
+    def reason(self) -> str:
+        """The message for a failed task."""
+        return self.message or NO_RESULT
+
+    def to_dict(self) -> dict[str, Any]:
+        """The event as Airflow stores it: the same keys earlier versions wrote for each kind."""
+        data: dict[str, Any] = {"status": self.status}
+        if self.snapshot_name is not None:
+            data["snapshot_name"] = self.snapshot_name
+            if self.succeeded:
+                data["snapshot_id"] = self.snapshot_id
+        data["work_request_id"] = self.work_request_id
+        if self.work_request_status is not None:
+            data["work_request_status"] = self.work_request_status
+            data["operation_type"] = self.operation_type
+            data["snapshot_id"] = self.snapshot_id
+        data["message"] = self.message
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> WaitEvent:
+        """Read an event as stored by this version or an earlier one; None (no event) is an error."""
+        if not data:
+            return cls(status=OUTCOME_ERROR)
+        return cls(
+            status=str(data.get("status")),
+            message=data.get("message"),
+            work_request_id=data.get("work_request_id"),
+            snapshot_id=data.get("snapshot_id"),
+            snapshot_name=data.get("snapshot_name"),
+            work_request_status=data.get("work_request_status"),
+            operation_type=data.get("operation_type"),
+        )
+
+
+def _failure_text(work_request: WorkRequest) -> str:
+    detail = work_request.error_text or "OAC gave no error message"
+    return f"OAC work request {work_request.id} ended {work_request.status.value}: {detail}"
