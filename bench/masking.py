@@ -69,7 +69,7 @@ def main() -> int:
     from airflow_provider_oac.hooks.token_store import VariableTokenStore, _orm_get_variable, variable_key
     from tests.helpers import login
 
-    process_masker = masking._masker()
+    process_masker = masking._masker(masking._masker_modules()[0])
     if process_masker is None:
         print("Airflow's secrets masker has a shape hooks/masking.py does not know: nothing is retired.")
         return 1
