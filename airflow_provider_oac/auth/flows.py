@@ -283,4 +283,3 @@ def revoke_refresh_token(
         return read_revoke_response(send(session, request, timeout=timeout))
     except OACTransportError:
         return False
-

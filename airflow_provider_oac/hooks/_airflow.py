@@ -45,6 +45,18 @@ def conf_getboolean(section: str, key: str, fallback: bool) -> Any:
 # --- the Task SDK's comms ---------------------------------------------------------------------------
 
 
+def in_trigger_runner() -> bool:
+    """True in the triggerer's trigger runner process (the Task SDK's comms are the triggerer's).
+
+    Its supervisor lives for weeks and keeps every value the runner masks: see
+    :func:`airflow_provider_oac.hooks.masking.mask_generation`."""
+    runner = sys.modules.get("airflow.sdk.execution_time.task_runner")
+    comms = getattr(runner, "SUPERVISOR_COMMS", None) if runner is not None else None
+    triggerer = sys.modules.get("airflow.jobs.triggerer_job_runner")
+    decoder = getattr(triggerer, "TriggerCommsDecoder", None) if triggerer is not None else None
+    return comms is not None and isinstance(decoder, type) and isinstance(comms, decoder)
+
+
 def in_supervised_process() -> bool:
     """True inside a task or the triggerer, where Airflow's Task SDK talks to the API server."""
     runner = sys.modules.get("airflow.sdk.execution_time.task_runner")

@@ -16,8 +16,15 @@ Retiring applies to both maskers a process may have: the Task SDK's and, where t
 Variables (the CLI, the API server), core Airflow's.
 
 What cannot be retired: the copy Airflow's task/trigger supervisor process keeps (there is no
-"unmask" message). Tasks are short-lived; the triggerer's supervisor still grows by a few values
-per refresh (docs/tokens.md says so).
+"unmask" message). A task's supervisor lives as long as its task, so it is told every generation.
+The triggerer's supervisor lives for weeks: told three values per refresh, it grew by thousands
+a day and recompiled one regex of all of them at each (issue 15). So in a trigger runner the
+rotating generations are masked in the runner only; the supervisor is told only values that do
+not rotate (the login's own refresh token, :func:`mask_for_good`). What that leaves: the
+supervisor writes the runner's log lines and masks them with what it knows. The provider logs no
+token; access tokens are JWTs, which Airflow's logging redacts by shape (``eyJ***``) in both
+processes on every supported version; the soak (``bench/triggerer_soak.py``) greps every log of
+a real triggerer for every token the emulator issued.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_oac.hooks._airflow import mask_secret
+from airflow_provider_oac.hooks._airflow import in_trigger_runner, mask_secret
 
 #: Generations kept masked after they are superseded (the newest is always masked).
 KEEP_GENERATIONS = 2
@@ -86,10 +93,21 @@ def mask_generation(
             new = [s for s in secrets if s and s not in generation.secrets]
             generation.secrets.update(new)
             retired = _retire(generations, now)
-        for secret in new:
-            mask_secret(secret)
+        if new:
+            _mask_rotating(new)
         if retired:
             unmask_secrets(retired)
+
+
+def _mask_rotating(values: list[str]) -> None:
+    """Mask one generation's values: in a trigger runner in this process only (its supervisor can
+    never forget them); elsewhere with Airflow's ``mask_secret`` (this process and its supervisor)."""
+    here = _masker(_masker_modules()[0]) if in_trigger_runner() else None
+    for value in values:
+        if here is not None:
+            here.add_mask(value)
+        else:  # not a trigger runner, or a masker of unknown shape: tell the supervisor too
+            mask_secret(value)
 
 
 def _retire(generations: list[_Generation], now: float) -> set[str]:

@@ -172,3 +172,70 @@ def test_a_value_masked_again_while_its_generation_is_retired_stays_masked(monke
         masking._protected.discard(shared)
     assert interleaved, "generation 1 was not retired: the interleaving did not happen"
     assert is_masked(shared), "a value masked for good was unmasked by a retirement decided before"
+
+
+def test_a_trigger_runner_tells_its_supervisor_no_rotating_token(emulator, monkeypatch):
+    """Issue 15 item 2. Airflow's triggerer supervisor keeps every value a trigger masks (there is no
+    "unmask" message) and recompiles one regex of all of them at each one: three values per refresh
+    made a triggerer that runs for weeks slower and bigger at every refresh. In a trigger runner the
+    rotating tokens are masked in the runner only (and retired there); the supervisor is told the
+    login's own refresh token at most, a bounded set."""
+    from airflow.jobs.triggerer_job_runner import TriggerCommsDecoder
+    from airflow.sdk.execution_time import task_runner
+
+    told: list[str] = []
+
+    class SupervisorOfATriggerer(TriggerCommsDecoder):
+        def __init__(self):
+            pass
+
+        def send(self, msg):  # what Airflow's mask_secret forwards to the supervisor
+            told.append(str(getattr(msg, "value", "")))
+
+    login(emulator, "oac_mask_trigger")
+    clock = Clock()
+    tokens = TokenManager(OACHook("oac_mask_trigger").config, VariableTokenStore(), clock=clock)
+    # The store and the hook use the ORM (no real supervisor answers here); masking sees a runner.
+    import airflow_provider_oac.hooks.token_store as token_store
+
+    monkeypatch.setattr(token_store, "in_supervised_process", lambda: False)
+    monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", SupervisorOfATriggerer(), raising=False)
+    access_tokens = []
+    for _ in range(20):
+        access_tokens.append(tokens.get_access_token())
+        clock.now += 95
+    monkeypatch.undo()
+
+    assert tokens.refresh_count == 20
+    # Airflow's ORM Variable masks the record's text when it is read (here only: a real trigger
+    # runner reads it through the supervisor, without that): not the provider's doing.
+    told = [value for value in told if not value.startswith("{")]
+    assert not set(access_tokens) & set(told), "the supervisor was told rotating access tokens"
+    assert len(set(told)) <= 1, f"the supervisor was told {len(set(told))} values in 20 refreshes"
+    # The runner still masks the live generation (and retires old ones).
+    assert is_masked(access_tokens[-1])
+    assert not is_masked(access_tokens[0])
+
+
+def test_a_task_process_still_tells_its_supervisor(emulator, monkeypatch):
+    """A task's supervisor lives as long as the task: it is told every generation (its logs are
+    masked there), as before."""
+    from airflow.sdk.execution_time import task_runner
+
+    told: list[str] = []
+
+    class SupervisorOfATask:
+        def send(self, msg):
+            told.append(str(getattr(msg, "value", "")))
+
+    login(emulator, "oac_mask_task")
+    clock = Clock()
+    tokens = TokenManager(OACHook("oac_mask_task").config, VariableTokenStore(), clock=clock)
+    import airflow_provider_oac.hooks.token_store as token_store
+
+    monkeypatch.setattr(token_store, "in_supervised_process", lambda: False)
+    monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", SupervisorOfATask(), raising=False)
+    access_token = tokens.get_access_token()
+    clock.now += 95
+    monkeypatch.undo()
+    assert access_token in told
