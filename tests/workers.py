@@ -82,10 +82,15 @@ class Workers:
         started = time.monotonic()
         for index, proc in enumerate(self.procs):
             assert proc.stdout is not None
-            line = proc.stdout.readline()
-            if line.strip() != "ready":
+            # Airflow may log to stdout while the worker imports it (3.2 prints alembic's plugin
+            # set-up there): skip such lines until "ready", fail at the end of the output.
+            skipped: list[str] = []
+            while (line := proc.stdout.readline()) and line.strip() != "ready":
+                skipped.append(line)
+            if not line:
                 self.kill()
-                raise WorkerFailed(f"worker {index} did not get ready: {line!r}\n{self._tail(index)}")
+                seen = "".join(skipped)[-1000:]
+                raise WorkerFailed(f"worker {index} did not get ready: {seen!r}\n{self._tail(index)}")
         return time.monotonic() - started
 
     def go(self) -> None:

@@ -57,9 +57,9 @@ def test_the_example_dag_runs_every_12_hours_well_inside_the_7_day_lifetime():
     from datetime import timedelta
 
     dag = dag_bag(REPO / "example_dags" / "oac_keep_alive.py").get_dag("oac_keep_alive")
-    from airflow_provider_oac.version_compat import AIRFLOW_V_3_3_PLUS
+    from airflow_provider_oac.version_compat import AIRFLOW_V_3_2_PLUS
 
-    delta = dag.timetable.delta if AIRFLOW_V_3_3_PLUS else dag.timetable._delta  # public from 3.3
+    delta = dag.timetable.delta if AIRFLOW_V_3_2_PLUS else dag.timetable._delta  # public from 3.2
     assert delta == timedelta(hours=12)
     assert dag.default_args["retries"] >= 1
 
