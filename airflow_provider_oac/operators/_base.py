@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterator
 from datetime import timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow.providers.common.compat.sdk import BaseOperator, conf
 
@@ -21,10 +21,12 @@ from airflow_provider_oac.links import OACInstanceLink
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
+    from airflow.triggers.base import BaseTrigger
 
     from airflow_provider_oac.client.models import WorkRequest
     from airflow_provider_oac.hooks.oac import OACHook
     from airflow_provider_oac.triggers.events import WaitEvent
+    from airflow_provider_oac.triggers.work_request import _PollingTrigger
 
 WORK_RECORD_KEY = "oac_work"
 
@@ -40,6 +42,17 @@ class OACTaskMixin:
     oac_conn_id: str
     if TYPE_CHECKING:
         log: Any  # Airflow's task logger
+
+        def defer(
+            self,
+            *,
+            trigger: BaseTrigger,
+            method_name: str,
+            kwargs: dict[str, Any] | None = None,
+            timeout: timedelta | int | float | None = None,
+        ) -> NoReturn: ...
+
+        def execute(self, context: Context) -> Any: ...
 
     @cached_property
     def hook(self) -> OACHook:
@@ -69,6 +82,41 @@ class OACTaskMixin:
             warning = self.hook.login_expiry_warning()
             if warning:
                 self.log.warning(warning)
+
+    def defer_to_trigger(
+        self, context: Context, trigger: _PollingTrigger, timeout: timedelta | None
+    ) -> NoReturn:
+        """Defer to ``trigger``, which names this try in its event; ``execute_complete`` follows
+        (in this try: :meth:`resume_execution`)."""
+        trigger.deferred_in_try = _try_number(context)
+        self.defer(trigger=trigger, method_name="execute_complete", timeout=timeout)
+
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
+        """Resume after the trigger, unless its event belongs to an earlier try: then run the task
+        from the start (``execute``), as a retry does.
+
+        Airflow 3.0 keeps ``next_method`` and ``next_kwargs`` on a task instance that goes up for
+        retry (3.1+ clear them), so its retry resumes with the trigger event of the try before
+        instead of running ``execute``. Replayed, a restore's safety-snapshot event would finish the
+        task without the restore, and a failed or timed-out wait would fail every retry the same way.
+        The event names the try that deferred (:meth:`defer_to_trigger`): in the event, not in the
+        deferral's kwargs, which 3.0's ``dag.test()`` drops. An event without it (deferred by an
+        earlier version of this provider), or a trigger that crashed or timed out in Airflow's
+        triggerer (``__fail__``, no event), resumes as Airflow says."""
+        from airflow_provider_oac.triggers.events import DEFERRED_IN_TRY
+
+        event = (next_kwargs or {}).get("event")
+        deferred_in_try = event.get(DEFERRED_IN_TRY) if isinstance(event, dict) else None
+        current_try = _try_number(context)
+        if deferred_in_try is not None and current_try is not None and deferred_in_try != current_try:
+            self.log.info(
+                "The trigger event is from try %s, this is try %s (Airflow 3.0 keeps it for retries): "
+                "not resuming with it; running the task from the start.",
+                deferred_in_try,
+                current_try,
+            )
+            return self.execute(context)
+        return super().resume_execution(next_method, next_kwargs, context)  # type: ignore[misc]
 
     @staticmethod
     def wait_failure(event: WaitEvent, prefix: str = "") -> Exception:
@@ -175,14 +223,14 @@ class OACBaseOperator(OACTaskMixin, BaseOperator):
             from airflow_provider_oac.triggers.work_request import OACWorkRequestTrigger
 
             self.log.info("Deferring: the triggerer waits for work request %s.", work_request_id)
-            self.defer(
-                trigger=OACWorkRequestTrigger(
+            self.defer_to_trigger(
+                context,
+                OACWorkRequestTrigger(
                     work_request_id=work_request_id,
                     oac_conn_id=self.oac_conn_id,
                     poll_interval=self.poll_interval,
                     timeout=self.timeout,
                 ),
-                method_name="execute_complete",
                 timeout=timedelta(seconds=self.timeout) if self.timeout else None,
             )
         from airflow_provider_oac.errors import OACWorkRequestFailed
@@ -246,6 +294,11 @@ class OACBaseOperator(OACTaskMixin, BaseOperator):
     def push_instance_url(self, context: Context) -> None:
         with contextlib.suppress(Exception):
             context["ti"].xcom_push(key=OACInstanceLink.xcom_key, value=self.hook.config.oac_url)
+
+
+def _try_number(context: Context) -> int | None:
+    number = getattr(context.get("ti"), "try_number", None)
+    return number if isinstance(number, int) else None
 
 
 def _percent(value: float | None) -> str:

@@ -150,15 +150,15 @@ class SnapshotStep:
         timeout = operator.timeout or UNANSWERED_WAIT_SECONDS
         if operator.deferrable:
             operator.log.info("Deferring: the triggerer waits for a snapshot named %r.", self.name)
-            operator.defer(
-                trigger=OACSnapshotNameTrigger(
+            operator.defer_to_trigger(
+                self.context,
+                OACSnapshotNameTrigger(
                     snapshot_name=self.name,
                     operation=self.verb,
                     oac_conn_id=operator.oac_conn_id,
                     poll_interval=operator.poll_interval,
                     timeout=timeout,
                 ),
-                method_name="execute_complete",
                 timeout=timedelta(seconds=timeout + 2 * operator.poll_interval),
             )
         deadline = time.monotonic() + timeout

@@ -297,6 +297,9 @@ class OACRestoreSnapshotOperator(OACBaseOperator):
                 safety_snapshot_id = step.run(previous, lambda: self._refuse_existing(safety_name))
                 assert safety_snapshot_id is not None  # run() waits, so it returns the id
                 self._safety_taken(context, target, safety_snapshot_id)
+            elif safety_snapshot_id:
+                # Taken by an earlier try, whose XComs Airflow cleared for this one.
+                context["ti"].xcom_push(key="safety_snapshot_id", value=safety_snapshot_id)
             work_request_id = self._start_restore(record, target, safety_name, safety_snapshot_id)
         context["ti"].xcom_push(key="work_request_id", value=work_request_id)
         if self.wait_for_completion:

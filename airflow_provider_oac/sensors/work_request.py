@@ -59,14 +59,14 @@ class OACWorkRequestSensor(OACTaskMixin, BaseSensorOperator):
             return None
         from airflow_provider_oac.triggers.work_request import OACWorkRequestTrigger
 
-        self.defer(
-            trigger=OACWorkRequestTrigger(
+        self.defer_to_trigger(
+            context,
+            OACWorkRequestTrigger(
                 work_request_id=self.work_request_id,
                 oac_conn_id=self.oac_conn_id,
                 poll_interval=float(self.poke_interval),
                 timeout=float(self.timeout) if self.timeout else None,
             ),
-            method_name="execute_complete",
             timeout=timedelta(seconds=float(self.timeout)) if self.timeout else None,
         )
 

@@ -25,6 +25,10 @@ OUTCOME_LOGIN_REQUIRED = "login_required"
 #: The message of a wait that ended without telling why (no event at all).
 NO_RESULT = "the trigger ended without a result"
 
+#: The event key (and trigger argument) naming the task's try that deferred: a resume in a later
+#: try is a replay (``OACTaskMixin.resume_execution``). Beside the keys of :class:`WaitEvent`.
+DEFERRED_IN_TRY = "deferred_in_try"
+
 
 @dataclass(frozen=True, slots=True)
 class WaitEvent:

@@ -15,6 +15,7 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_oac.triggers.events import (
+    DEFERRED_IN_TRY,
     OUTCOME_ERROR,
     OUTCOME_FAILED,
     OUTCOME_LOGIN_REQUIRED,
@@ -38,7 +39,10 @@ __all__ = [
 
 class _PollingTrigger(BaseTrigger):
     """Polls OAC every ``poll_interval`` seconds until :meth:`poll` returns an event, the timeout
-    passes, or OAC or IAM fails for good. Subclasses say what to ask and what the answer means."""
+    passes, or OAC or IAM fails for good. Subclasses say what to ask and what the answer means.
+
+    ``deferred_in_try``: the task's try that deferred, sent back in the event (the operators set
+    it, :meth:`~airflow_provider_oac.operators._base.OACTaskMixin.defer_to_trigger`)."""
 
     def __init__(
         self,
@@ -46,20 +50,31 @@ class _PollingTrigger(BaseTrigger):
         poll_interval: float = 10.0,
         timeout: float | None = None,
         started_at: float | None = None,
+        deferred_in_try: int | None = None,
     ):
         super().__init__()
         self.oac_conn_id = oac_conn_id
         self.poll_interval = float(poll_interval)
         self.timeout = None if timeout is None else float(timeout)
         self.started_at = time.time() if started_at is None else float(started_at)
+        self.deferred_in_try = deferred_in_try
 
     def _common_kwargs(self) -> dict[str, Any]:
-        return {
+        kwargs: dict[str, Any] = {
             "oac_conn_id": self.oac_conn_id,
             "poll_interval": self.poll_interval,
             "timeout": self.timeout,
             "started_at": self.started_at,
         }
+        if self.deferred_in_try is not None:  # else the kwargs earlier versions serialized
+            kwargs[DEFERRED_IN_TRY] = self.deferred_in_try
+        return kwargs
+
+    def _payload(self, event: WaitEvent) -> dict[str, Any]:
+        payload = event.to_dict()
+        if self.deferred_in_try is not None:
+            payload[DEFERRED_IN_TRY] = self.deferred_in_try
+        return payload
 
     async def poll(self, client: Any) -> WaitEvent | None:
         """One look at OAC: the event to send when the wait is over, else None."""
@@ -86,16 +101,16 @@ class _PollingTrigger(BaseTrigger):
                 while True:
                     event = await self.poll(client)
                     if event is not None:
-                        yield TriggerEvent(event.to_dict())
+                        yield TriggerEvent(self._payload(event))
                         return
                     if self.timeout is not None and time.time() - self.started_at >= self.timeout:
-                        yield TriggerEvent(self.timeout_event().to_dict())
+                        yield TriggerEvent(self._payload(self.timeout_event()))
                         return
                     await asyncio.sleep(self.poll_interval)
         except OACError as exc:
             dead_login = isinstance(exc, OACLoginRequired)
             status = OUTCOME_LOGIN_REQUIRED if dead_login else OUTCOME_ERROR
-            yield TriggerEvent(self.error_event(status, str(exc)).to_dict())
+            yield TriggerEvent(self._payload(self.error_event(status, str(exc))))
 
 
 class OACWorkRequestTrigger(_PollingTrigger):
@@ -108,8 +123,9 @@ class OACWorkRequestTrigger(_PollingTrigger):
         poll_interval: float = 10.0,
         timeout: float | None = None,
         started_at: float | None = None,
+        deferred_in_try: int | None = None,
     ):
-        super().__init__(oac_conn_id, poll_interval, timeout, started_at)
+        super().__init__(oac_conn_id, poll_interval, timeout, started_at, deferred_in_try)
         self.work_request_id = work_request_id
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -159,8 +175,9 @@ class OACSnapshotNameTrigger(_PollingTrigger):
         poll_interval: float = 10.0,
         timeout: float | None = None,
         started_at: float | None = None,
+        deferred_in_try: int | None = None,
     ):
-        super().__init__(oac_conn_id, poll_interval, timeout, started_at)
+        super().__init__(oac_conn_id, poll_interval, timeout, started_at, deferred_in_try)
         self.snapshot_name = snapshot_name
         self.operation = operation
 

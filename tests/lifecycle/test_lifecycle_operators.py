@@ -13,6 +13,7 @@ from tests.helpers import SNAPSHOT_PASSWORD, console_text, own_login, stored_wor
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
 PASSWORD = SNAPSHOT_PASSWORD
+API = "/api/20210901"
 IMPORTS = f"""
 from datetime import timedelta
 
@@ -428,6 +429,19 @@ def test_a_failed_deferred_safety_snapshot_starts_no_restore(emulator, capfd):
     assert "The safety snapshot failed, so the restore was not started" in capfd.readouterr().out
 
 
+def test_a_deferred_restore_refused_after_the_safety_snapshot_is_started_by_the_retry(emulator):
+    """The restore POST after the deferred safety snapshot gets a retryable 409: the retry restores
+    (once), without a second safety snapshot. On Airflow 3.0 the retry is resumed with the safety
+    snapshot's event (3.0 keeps a deferral's resume for retries): it must not succeed without the
+    restore."""
+    golden = make("golden")
+    emulator.control.add_fault(f"POST {API}/system/actions/restoreSnapshot", "status", status=409, times=1)
+    run = run_dag("oac_lc_restore_refused_deferred", RESTORE_WITH_SAFETY.format(deferrable=True), retries=1)
+    assert counters(emulator)["restores_started"] == 1
+    assert_one_safety_snapshot_then_one_restore_of_the_target(emulator, run, golden)
+    assert tries(run, "restore") == 2
+
+
 def snapshot_posts(emulator) -> int:
     path = "/api/20210901/snapshots"
     return sum(1 for r in emulator.control.request_log() if r["method"] == "POST" and r["path"] == path)
@@ -512,3 +526,91 @@ def test_a_login_that_dies_during_the_deferred_safety_snapshot_fails_once_and_ke
     records = stored_work_records(run, "restore")
     assert list(records) == ["oac_work"]
     assert "safety_snapshot" in records["oac_work"]
+
+
+# --- a retry that Airflow 3.0 resumes with the previous try's trigger event ------------------------------
+
+
+class TaskInstanceStub:
+    """What the operators read of ``context["ti"]``, for one try of one task instance."""
+
+    def __init__(self, try_number: int):
+        self.dag_id, self.run_id, self.task_id, self.map_index = "oac_replay", "manual__1", "restore", -1
+        self.try_number = try_number
+        self.xcoms: dict[str, object] = {}
+
+    def xcom_push(self, key: str, value: object) -> None:
+        self.xcoms[key] = value
+
+
+class StateStoreStub(dict):
+    """The task state store (Airflow 3.3's), kept across the tries as Airflow keeps it."""
+
+    def set(self, key: str, value: object) -> None:
+        self[key] = value
+
+    def delete(self, key: str) -> None:
+        self.pop(key, None)
+
+
+def trigger_event(trigger) -> dict:
+    import asyncio
+
+    async def first():
+        async for event in trigger.run():
+            return event.payload
+        raise AssertionError("the trigger ended without an event")
+
+    return asyncio.run(first())
+
+
+def test_a_retry_resumed_with_the_safety_snapshots_old_event_still_restores(emulator):
+    """Airflow 3.0 keeps ``next_method``/``next_kwargs`` on a task instance that goes up for retry,
+    so the retry resumes with the trigger event of the try before instead of running ``execute``.
+
+    Try 1 takes the safety snapshot (deferred), resumes, and its restore POST is refused with a
+    retryable 409. Try 2 gets the safety snapshot's event again: it must still start the restore
+    (once), not succeed with the safety snapshot's work request id and no restore."""
+    from airflow.providers.common.compat.sdk import AirflowException, TaskDeferred
+
+    from airflow_provider_oac.operators.snapshot import OACRestoreSnapshotOperator
+
+    golden = make("golden")
+    operator = OACRestoreSnapshotOperator(
+        task_id="restore", snapshot_name="golden", password=PASSWORD, poll_interval=0.1,
+        safety_snapshot_name="before-refresh", deferrable=True,
+    )  # fmt: skip
+    store = StateStoreStub()
+
+    def context(try_number: int) -> dict:
+        return {"ti": TaskInstanceStub(try_number), "task_state_store": store}
+
+    # Try 1: the safety snapshot is posted, and the task defers.
+    with pytest.raises(TaskDeferred) as safety:
+        operator.execute(context(1))
+    # What Airflow's triggerer stores for the resume: the deferral's kwargs and the event.
+    resume_kwargs = {**(safety.value.kwargs or {}), "event": trigger_event(safety.value.trigger)}
+    emulator.control.add_fault(
+        "POST /api/20210901/system/actions/restoreSnapshot", "status", status=409, times=1
+    )
+    with pytest.raises(AirflowException, match="409"):
+        operator.resume_execution(safety.value.method_name, dict(resume_kwargs), context(1))
+    assert counters(emulator)["restores_started"] == 0
+
+    # Try 2, as Airflow 3.0 runs it: the same next_method and next_kwargs, a later try number.
+    with pytest.raises(TaskDeferred) as restore:
+        operator.resume_execution(safety.value.method_name, dict(resume_kwargs), context(2))
+    assert counters(emulator)["restores_started"] == 1
+    [started] = emulator.control.restores()
+    assert started["snapshot_id"] == golden
+    assert restore.value.trigger.work_request_id == started["work_request_id"]
+
+    # Its own event then finishes try 2 with the restore's work request id.
+    finished = {**(restore.value.kwargs or {}), "event": trigger_event(restore.value.trigger)}
+    assert (
+        operator.resume_execution(restore.value.method_name, finished, context(2))
+        == started["work_request_id"]
+    )
+    assert counters(emulator)["restores_started"] == 1
+    assert counters(emulator)["snapshots_created"] == 2  # golden + one safety snapshot
+    assert store == {}  # done: no record left

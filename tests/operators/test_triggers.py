@@ -50,8 +50,9 @@ def first_event(trigger) -> dict:
         OACSnapshotNameTrigger(
             "nightly", "register", "oac_triggers", poll_interval=3, timeout=60, started_at=1.0
         ),
+        OACWorkRequestTrigger("wr-1", "oac_triggers", poll_interval=3, started_at=1.0, deferred_in_try=2),
     ],
-    ids=["work request", "snapshot name"],
+    ids=["work request", "snapshot name", "with the try that deferred"],
 )
 def test_a_trigger_is_rebuilt_from_what_it_serializes(trigger):
     assert rebuilt(trigger).serialize() == trigger.serialize()
@@ -152,3 +153,50 @@ def test_the_triggers_send_their_events_as_plain_dicts(emulator):
         "snapshot_id": hook.find_snapshots("as-dict")[0].id,
         "message": None,
     }
+
+
+def test_the_event_names_the_try_that_deferred(emulator):
+    from airflow_provider_oac.hooks.oac import OACHook
+
+    accepted = OACHook("oac_triggers").create_snapshot("tried", PASSWORD)
+    trigger = OACWorkRequestTrigger(
+        accepted.work_request_id, "oac_triggers", poll_interval=0.1, deferred_in_try=2
+    )
+    payload = first_event(rebuilt(trigger))
+
+    assert payload["deferred_in_try"] == 2
+    assert WaitEvent.from_dict(payload).succeeded
+
+
+class TaskInstanceStub:
+    def __init__(self, try_number: int):
+        self.try_number = try_number
+
+
+def test_a_sensor_resumed_with_an_earlier_trys_event_waits_again(emulator):
+    """Airflow 3.0 resumes a retry with the trigger event of the try before (it keeps a deferral's
+    resume for retries): the retry of a sensor whose wait timed out must wait again, not fail the
+    same way at once."""
+    from airflow.providers.common.compat.sdk import AirflowException, TaskDeferred
+
+    from airflow_provider_oac.hooks.oac import OACHook
+    from airflow_provider_oac.sensors.work_request import OACWorkRequestSensor
+
+    emulator.control.configure(work_request_seconds=30)
+    accepted = OACHook("oac_triggers").create_snapshot("sensed", PASSWORD)
+    sensor = OACWorkRequestSensor(
+        task_id="wait", work_request_id=accepted.work_request_id, oac_conn_id="oac_triggers",
+        poke_interval=0.1, timeout=0.3, deferrable=True,
+    )  # fmt: skip
+    with pytest.raises(TaskDeferred) as deferred:
+        sensor.execute({"ti": TaskInstanceStub(1)})
+    resume_kwargs = {**(deferred.value.kwargs or {}), "event": first_event(deferred.value.trigger)}
+    assert resume_kwargs["event"]["status"] == OUTCOME_TIMEOUT
+    with pytest.raises(AirflowException, match="did not finish"):
+        sensor.resume_execution(deferred.value.method_name, dict(resume_kwargs), {"ti": TaskInstanceStub(1)})
+
+    # Try 2 is resumed with try 1's timed-out event: it waits again (the work request goes on).
+    with pytest.raises(TaskDeferred) as again:
+        sensor.resume_execution(deferred.value.method_name, resume_kwargs, {"ti": TaskInstanceStub(2)})
+    assert again.value.trigger.work_request_id == accepted.work_request_id
+    assert again.value.trigger.deferred_in_try == 2
