@@ -363,7 +363,11 @@ What differs on Airflow 3.0 (measured on 3.0.6):
   written sealed there ([How tokens are kept](tokens.md#sealed-records-on-airflow-30)), and the
   deployment check finds none of the emulator's tokens in any component's output.
 - A task that fails after resuming from a deferral keeps `next_method` on 3.0 (3.1 clears it), so
-  its retry resumes with the old trigger event instead of executing again.
+  its retry resumes with the old trigger event instead of executing again. The provider's triggers
+  send back the try that deferred in their event, and an event from an earlier try runs `execute`
+  instead (a restore whose POST failed after its safety snapshot would otherwise succeed without
+  restoring). A trigger that crashed or timed out in Airflow's triggerer (`__fail__`, no event)
+  still fails every retry the same way on 3.0: clear the task instead.
 - `dag.test()` does not put the DAG and its assets in the metadata database (3.1+ do), prints failed
   tasks' exceptions through rich (coloured, wrapped) and each task log line twice; the unit tests
   allow for that on 3.0 only.
