@@ -53,6 +53,7 @@ UNIT_PATHS = (
     "tests/ui",
 )
 PASSWORD = "Compat-Smoke-Pa55word-9c2e!"
+RESTORE_PATH = "/api/20210901/system/actions/restoreSnapshot"
 CONN_FIELDS = {
     "iam_url",
     "scope",
@@ -247,6 +248,10 @@ def check_deployment_and_form(checks: set[str]) -> list[dict[str, Any]]:
         # Each work request takes 12 s: the create waits in the worker, and the restore waits in
         # the triggerer long enough for every access token to be expired meanwhile.
         emulator.control.configure(work_request_seconds=12)
+        # The restore's work request is held until the trigger has refreshed (or 180 s passed):
+        # a loaded machine can otherwise finish the restore between two looks at the task's
+        # state, and the refresh would not be seen while the task was deferred.
+        emulator.control.add_fault(f"POST {RESTORE_PATH}", "stuck_work_request")
         with deployment:
             if "form" in checks:
                 out.append(check_form(deployment))
@@ -255,18 +260,28 @@ def check_deployment_and_form(checks: set[str]) -> list[dict[str, Any]]:
                 run_id = deployment.trigger("oac_compat_smoke")
                 refreshes_before_trigger: int | None = None
                 refreshes_while_deferred = 0
+                released_at: float | None = None
+                deferred_at = 0.0
                 deadline = time.monotonic() + 600
                 states: dict[str, str] = {}
                 while time.monotonic() < deadline:
                     states = deployment.task_states("oac_compat_smoke", run_id)
-                    if states.get("restore") == "deferred":
+                    if states.get("restore") == "deferred" and released_at is None:
                         if refreshes_before_trigger is None:
                             # Every access token dies: the trigger's next poll must refresh.
                             emulator.control.expire_access_tokens()
                             refreshes_before_trigger = emulator.control.counters().get("refreshes", 0)
+                            deferred_at = time.monotonic()
                         else:
-                            # Counted only while the task is still deferred: the trigger's refresh.
+                            # Counted only while the task is deferred (its work request is held):
+                            # the trigger's refresh.
                             refreshes_while_deferred = emulator.control.counters().get("refreshes", 0)
+                            if (
+                                refreshes_while_deferred > refreshes_before_trigger
+                                or time.monotonic() - deferred_at > 180
+                            ):
+                                emulator.control.release_work_requests()
+                                released_at = time.monotonic()
                     if all(s in ("success", "failed", "upstream_failed") for s in states.values()) and (
                         len(states) == 2
                     ):
