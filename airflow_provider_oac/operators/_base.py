@@ -233,7 +233,8 @@ class OACBaseOperator(OACTaskMixin, BaseOperator):
     :param wait_for_completion: wait until OAC's work request ends (default True).
     :param poll_interval: seconds between work-request polls.
     :param timeout: seconds to wait at most (None: no limit beyond the task's own timeouts).
-        OAC cannot cancel work, so a timeout fails the task while OAC carries on.
+        OAC cannot cancel work, so a timeout fails the task while OAC carries on. The task's
+        ``execution_timeout`` bounds the wait too, deferred as well as in the worker.
     :param deferrable: wait in the triggerer instead of a worker slot
         (default: ``[operators] default_deferrable``).
     """
