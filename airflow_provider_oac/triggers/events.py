@@ -133,9 +133,8 @@ def stopped_waiting_message(
         return (
             f"Stopped waiting for OAC work request {work_request_id}{where} ({why}). OAC has no call to "
             f"cancel it, so it carries on. Check on it with: airflow-oac snapshots wait {work_request_id} "
-            f"--conn-id {oac_conn_id}" + (f" (or GET {api})" if api else "") + ". This task's work record "
-            "stays, so running the task again (a retry or a clear) waits for this work request instead of "
-            "starting the work again."
+            f"--conn-id {oac_conn_id}" + (f" (or GET {api})" if api else "") + ". Running this task again "
+            "(a retry or a clear) waits for this work request; it does not start the work again."
         )
     return (
         f"Stopped waiting for a snapshot named {snapshot_name!r}{where} ({why}). OAC may be making it "

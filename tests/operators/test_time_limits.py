@@ -139,3 +139,32 @@ def test_a_worker_wait_killed_then_timed_out_logs_one_line_and_keeps_the_record(
     assert f"on {emulator.control.base_url}" in stopped[0]
     assert accepted.work_request_id in str(failed.value)
     assert emulator.control.counters()["snapshots_created"] == 1
+
+
+class StateStore(dict):
+    def set(self, key, value):
+        self[key] = value
+
+    def delete(self, key):
+        self.pop(key, None)
+
+
+def test_airflow_ending_the_deferral_itself_names_the_recorded_work_request(capfd):
+    """Airflow's own deferral timeout (the backstop) or a crashed trigger resumes the task with
+    ``__fail__`` and no event: the task names the work request from its record before failing."""
+    from airflow.sdk.bases.operator import TriggerFailureReason
+    from airflow.sdk.exceptions import TaskDeferralTimeout
+
+    operator = backup(deferrable=True)
+    ti = TaskInstanceStub(0)
+    ti.dag_id, ti.run_id, ti.task_id, ti.map_index = "limits", "run-1", "backup", -1
+    # Airflow 3.3's task state store needs a task supervisor: a dict stands in for it here.
+    context = {"ti": ti, "task_state_store": StateStore()}
+    record = operator.work_record(context)
+    record.set(operation="create", name="limited", work_request_id="wr-5")
+    with pytest.raises(TaskDeferralTimeout):
+        operator.resume_execution("__fail__", {"error": TriggerFailureReason.TRIGGER_TIMEOUT}, context)
+    assert record.get() is not None, "the record must stay"
+    stopped = [line for line in logged(capfd) if "Stopped waiting for OAC work request wr-5" in line]
+    assert len(stopped) == 1
+    assert "Airflow ended the deferral" in stopped[0]
