@@ -77,11 +77,16 @@ def test_a_deferral_after_execution_timeout_passed_fails_at_once_naming_the_work
         operator.defer_to_trigger({"ti": TaskInstanceStub(31)}, trigger, None)
 
 
-def test_the_trigger_ends_at_its_timeout_not_a_poll_later():
+def test_the_trigger_ends_at_its_timeout_not_a_poll_later(monkeypatch):
+    """Neither the first wait's jitter (here its largest draw, a whole interval) nor a poll
+    interval may carry the wait past its timeout."""
+    import random
+
     from airflow_provider_oac.hooks.oac import OACHook
 
+    monkeypatch.setattr(random, "uniform", lambda low, high: high)
     accepted = OACHook("oac_limits").create_snapshot("slow", SNAPSHOT_PASSWORD)
-    trigger = OACWorkRequestTrigger(accepted.work_request_id, "oac_limits", poll_interval=5, timeout=1)
+    trigger = OACWorkRequestTrigger(accepted.work_request_id, "oac_limits", poll_interval=10, timeout=1)
 
     async def first():
         async for event in trigger.run():
@@ -91,7 +96,7 @@ def test_the_trigger_ends_at_its_timeout_not_a_poll_later():
     payload = asyncio.run(first())
     took = time.monotonic() - started
     assert payload["status"] == OUTCOME_TIMEOUT
-    assert took < 4, f"the wait ended {took:.1f} s after a 1 s timeout (poll interval 5 s)"
+    assert took < 4, f"the wait ended {took:.1f} s after a 1 s timeout (poll interval 10 s)"
     assert "within 1 s" in payload["message"]
     assert f"airflow-oac snapshots wait {accepted.work_request_id} --conn-id oac_limits" in payload["message"]
 
