@@ -87,9 +87,81 @@ class OACTaskMixin:
         self, context: Context, trigger: _PollingTrigger, timeout: timedelta | None
     ) -> NoReturn:
         """Defer to ``trigger``, which names this try in its event; ``execute_complete`` follows
-        (in this try: :meth:`resume_execution`)."""
+        (in this try: :meth:`resume_execution`).
+
+        The wait ends no later than the task's ``execution_timeout``: Airflow 3.0 to 3.3 do not
+        bound a deferral by it (the execution API leaves ``trigger_timeout`` as given, "TODO: HANDLE
+        execution timeout later"), so the trigger's own timeout is cut to what is left of it and
+        the trigger ends the wait with a clear event; Airflow's deferral timeout stays a backstop
+        (``2 * poll_interval`` later) should the triggerer not run it."""
         trigger.deferred_in_try = _try_number(context)
+        left = execution_time_left(self, context)
+        if left is not None:
+            from airflow_provider_oac.triggers.events import LIMITED_BY_EXECUTION_TIMEOUT
+
+            if left <= 0:
+                raise self.time_limit_exceeded(trigger.stopped_message("the task's execution_timeout passed"))
+            if trigger.timeout is None or left < trigger.timeout:
+                trigger.timeout = left
+                trigger.limited_by = LIMITED_BY_EXECUTION_TIMEOUT
+                backstop = timedelta(seconds=left + 2 * trigger.poll_interval)
+                timeout = backstop if timeout is None else min(timeout, backstop)
         self.defer(trigger=trigger, method_name="execute_complete", timeout=timeout)
+
+    @staticmethod
+    def time_limit_exceeded(message: str) -> BaseException:
+        """Airflow's own exception for a task that ran out of ``execution_timeout``."""
+        from airflow.providers.common.compat.sdk import AirflowTaskTimeout
+
+        return AirflowTaskTimeout(message)
+
+    @contextlib.contextmanager
+    def waiting_in_worker(
+        self, *, work_request_id: str | None = None, snapshot_name: str | None = None
+    ) -> Iterator[None]:
+        """Around a wait in the worker: what :meth:`on_kill` names, and one clear line (and the
+        task's failure message) when ``execution_timeout`` ends the wait. The record stays."""
+        from airflow.providers.common.compat.sdk import AirflowTaskTimeout
+
+        self.__dict__["_oac_waiting"] = {
+            "work_request_id": work_request_id,
+            "snapshot_name": snapshot_name,
+            "oac_url": _oac_url(self),
+        }
+        try:
+            yield
+        except AirflowTaskTimeout:
+            line = self.stopped_waiting("the task's execution_timeout passed")
+            raise self.time_limit_exceeded(line or "execution_timeout") from None
+        finally:
+            self.__dict__.pop("_oac_waiting", None)
+
+    def stopped_waiting(self, why: str) -> str | None:
+        """Log, once, that the wait in the worker ended before OAC's work; the line (None if not waiting)."""
+        from airflow_provider_oac.triggers.events import stopped_waiting_message
+
+        waiting = self.__dict__.get("_oac_waiting")
+        if not waiting:
+            return None
+        line: str | None = waiting.get("logged")
+        if line is None:
+            line = stopped_waiting_message(
+                why,
+                oac_conn_id=self.oac_conn_id,
+                oac_url=waiting["oac_url"],
+                work_request_id=waiting["work_request_id"],
+                snapshot_name=waiting["snapshot_name"],
+            )
+            waiting["logged"] = line
+            self.log.warning("%s", line)
+        return line
+
+    def on_kill(self) -> None:
+        """A kill while waiting in the worker (a user marked the task failed or cleared it: SIGTERM;
+        ``execution_timeout``): OAC has no cancel call, so the work carries on. One line says so,
+        with the work request and how to check on it; the task's record stays, so a rerun
+        re-attaches instead of posting again. No I/O here: it runs in a signal handler."""
+        self.stopped_waiting("the task was killed")
 
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
         """Resume after the trigger, unless its event belongs to an earlier try: then run the task
@@ -105,6 +177,8 @@ class OACTaskMixin:
         triggerer (``__fail__``, no event), resumes as Airflow says."""
         from airflow_provider_oac.triggers.events import DEFERRED_IN_TRY
 
+        if next_method == "__fail__":  # Airflow's TRIGGER_FAIL_REPR: its deferral timeout, a crashed trigger
+            self._log_failed_deferral(context, next_kwargs)
         event = (next_kwargs or {}).get("event")
         deferred_in_try = event.get(DEFERRED_IN_TRY) if isinstance(event, dict) else None
         current_try = _try_number(context)
@@ -117,6 +191,28 @@ class OACTaskMixin:
             )
             return self.execute(context)
         return super().resume_execution(next_method, next_kwargs, context)  # type: ignore[misc]
+
+    def _log_failed_deferral(self, context: Context, next_kwargs: dict[str, Any] | None) -> None:
+        """Airflow ended the deferral itself (its timeout, or the trigger failed) without an event
+        from OAC's side: name the work this task waited for, from its record, and how to check."""
+        with contextlib.suppress(Exception):  # the failure Airflow raises next matters more
+            from airflow_provider_oac.triggers.events import stopped_waiting_message
+
+            if hasattr(self, "work_record"):  # an operator: its record of the work it started
+                record = self.work_record(context).get() or {}
+                work, name = record.get("work_request_id"), record.get("name")
+            else:  # the sensor: the work request it was given
+                work, name = getattr(self, "work_request_id", None), None
+            if work or name:
+                self.log.warning(
+                    "%s",
+                    stopped_waiting_message(
+                        f"Airflow ended the deferral: {(next_kwargs or {}).get('error', 'trigger failure')}",
+                        oac_conn_id=self.oac_conn_id,
+                        work_request_id=work,
+                        snapshot_name=None if work else name,
+                    ),
+                )
 
     @staticmethod
     def wait_failure(event: WaitEvent, prefix: str = "") -> Exception:
@@ -137,7 +233,8 @@ class OACBaseOperator(OACTaskMixin, BaseOperator):
     :param wait_for_completion: wait until OAC's work request ends (default True).
     :param poll_interval: seconds between work-request polls.
     :param timeout: seconds to wait at most (None: no limit beyond the task's own timeouts).
-        OAC cannot cancel work, so a timeout fails the task while OAC carries on.
+        OAC cannot cancel work, so a timeout fails the task while OAC carries on. The task's
+        ``execution_timeout`` bounds the wait too, deferred as well as in the worker.
     :param deferrable: wait in the triggerer instead of a worker slot
         (default: ``[operators] default_deferrable``).
     """
@@ -235,7 +332,7 @@ class OACBaseOperator(OACTaskMixin, BaseOperator):
             )
         from airflow_provider_oac.errors import OACWorkRequestFailed
 
-        with self.oac_errors():
+        with self.oac_errors(), self.waiting_in_worker(work_request_id=work_request_id):
             try:
                 finished = self.hook.wait_for_work_request(
                     work_request_id,
@@ -294,6 +391,30 @@ class OACBaseOperator(OACTaskMixin, BaseOperator):
     def push_instance_url(self, context: Context) -> None:
         with contextlib.suppress(Exception):
             context["ti"].xcom_push(key=OACInstanceLink.xcom_key, value=self.hook.config.oac_url)
+
+
+def execution_time_left(task: Any, context: Context) -> float | None:
+    """Seconds left of the task's ``execution_timeout`` in this try (None: no limit), counted from
+    the try's start (``ti.start_date``; Airflow 3.2+ keep it across deferrals, 3.0 and 3.1 give a
+    resumed task the time it resumed)."""
+    from datetime import datetime, timezone
+
+    limit = getattr(task, "execution_timeout", None)
+    if not isinstance(limit, timedelta):
+        return None
+    started = getattr(context.get("ti"), "start_date", None)
+    if not isinstance(started, datetime):
+        return limit.total_seconds()
+    if started.tzinfo is None:
+        started = started.replace(tzinfo=timezone.utc)
+    return (started + limit - datetime.now(timezone.utc)).total_seconds()
+
+
+def _oac_url(task: Any) -> str | None:
+    """The OAC URL, read before a wait (a kill names it, and must not read a connection)."""
+    with contextlib.suppress(Exception):
+        return str(task.hook.config.oac_url)
+    return None
 
 
 def _try_number(context: Context) -> int | None:

@@ -162,16 +162,18 @@ class SnapshotStep:
                 timeout=timedelta(seconds=timeout + 2 * operator.poll_interval),
             )
         deadline = time.monotonic() + timeout
-        while True:
-            snapshots = operator.hook.find_snapshots(self.name)
-            if snapshots:
-                operator.log.info("Snapshot %r appeared: id %s.", self.name, snapshots[0].id)
-                return self._made(snapshots[0].id)
-            if time.monotonic() >= deadline:
-                raise OACError(
-                    f"{self.failure_prefix}{unanswered_request_message(self.verb, self.name)} {self.way_out()}"
-                )
-            time.sleep(operator.poll_interval)
+        with operator.waiting_in_worker(snapshot_name=self.name):
+            while True:
+                snapshots = operator.hook.find_snapshots(self.name)
+                if snapshots:
+                    operator.log.info("Snapshot %r appeared: id %s.", self.name, snapshots[0].id)
+                    return self._made(snapshots[0].id)
+                if time.monotonic() >= deadline:
+                    raise OACError(
+                        f"{self.failure_prefix}{unanswered_request_message(self.verb, self.name)} "
+                        f"{self.way_out()}"
+                    )
+                time.sleep(operator.poll_interval)
 
     def way_out(self) -> str:
         """How to run the work again on purpose: the recorded intent makes every new try (a retry

@@ -54,7 +54,8 @@ class OACWorkRequestSensor(OACTaskMixin, BaseSensorOperator):
             raise fail_exception()(str(exc)) from None
         self.warn_if_login_expiring()
         if not self.deferrable:
-            return super().execute(context)
+            with self.waiting_in_worker(work_request_id=self.work_request_id):
+                return super().execute(context)
         if self.poke(context):
             return None
         from airflow_provider_oac.triggers.work_request import OACWorkRequestTrigger

@@ -110,3 +110,35 @@ class WaitEvent:
 def _failure_text(work_request: WorkRequest) -> str:
     detail = work_request.error_text or "OAC gave no error message"
     return f"OAC work request {work_request.id} ended {work_request.status.value}: {detail}"
+
+
+#: The trigger argument saying the wait's ``timeout`` was cut to what was left of the task's
+#: ``execution_timeout`` (Airflow 3.0 to 3.3 do not bound a deferral by it; the operators do).
+LIMITED_BY_EXECUTION_TIMEOUT = "execution_timeout"
+
+
+def stopped_waiting_message(
+    why: str,
+    *,
+    oac_conn_id: str,
+    oac_url: str | None = None,
+    work_request_id: str | None = None,
+    snapshot_name: str | None = None,
+) -> str:
+    """The one line logged when a wait ends before OAC's work does (a time limit, a kill): OAC has
+    no cancel call, so it says what carries on, how to check on it, and that a rerun re-attaches."""
+    where = f" on {oac_url}" if oac_url else ""
+    if work_request_id is not None:
+        api = f"{oac_url.rstrip('/')}/api/20210901/workRequests/{work_request_id}" if oac_url else None
+        return (
+            f"Stopped waiting for OAC work request {work_request_id}{where} ({why}). OAC has no call to "
+            f"cancel it, so it carries on. Check on it with: airflow-oac snapshots wait {work_request_id} "
+            f"--conn-id {oac_conn_id}" + (f" (or GET {api})" if api else "") + ". Running this task again "
+            "(a retry or a clear) waits for this work request; it does not start the work again."
+        )
+    return (
+        f"Stopped waiting for a snapshot named {snapshot_name!r}{where} ({why}). OAC may be making it "
+        f"and has no call to cancel it. Check with: airflow-oac snapshots list --conn-id {oac_conn_id}. "
+        "This task's recorded intent stays, so running the task again waits for that name instead of "
+        "sending the request again."
+    )

@@ -16,12 +16,14 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_oac.triggers.events import (
     DEFERRED_IN_TRY,
+    LIMITED_BY_EXECUTION_TIMEOUT,
     OUTCOME_ERROR,
     OUTCOME_FAILED,
     OUTCOME_LOGIN_REQUIRED,
     OUTCOME_SUCCEEDED,
     OUTCOME_TIMEOUT,
     WaitEvent,
+    stopped_waiting_message,
 )
 
 __all__ = [
@@ -42,7 +44,10 @@ class _PollingTrigger(BaseTrigger):
     passes, or OAC or IAM fails for good. Subclasses say what to ask and what the answer means.
 
     ``deferred_in_try``: the task's try that deferred, sent back in the event (the operators set
-    it, :meth:`~airflow_provider_oac.operators._base.OACTaskMixin.defer_to_trigger`)."""
+    it, :meth:`~airflow_provider_oac.operators._base.OACTaskMixin.defer_to_trigger`).
+    ``limited_by``: ``"execution_timeout"`` when the operator cut ``timeout`` to what was left of
+    the task's ``execution_timeout`` (for the message). The last poll waits only until the timeout,
+    so the wait ends on time, not up to ``poll_interval`` later."""
 
     def __init__(
         self,
@@ -51,6 +56,7 @@ class _PollingTrigger(BaseTrigger):
         timeout: float | None = None,
         started_at: float | None = None,
         deferred_in_try: int | None = None,
+        limited_by: str | None = None,
     ):
         super().__init__()
         self.oac_conn_id = oac_conn_id
@@ -58,6 +64,8 @@ class _PollingTrigger(BaseTrigger):
         self.timeout = None if timeout is None else float(timeout)
         self.started_at = time.time() if started_at is None else float(started_at)
         self.deferred_in_try = deferred_in_try
+        self.limited_by = limited_by
+        self._oac_url: str | None = None
 
     def _common_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
@@ -68,7 +76,24 @@ class _PollingTrigger(BaseTrigger):
         }
         if self.deferred_in_try is not None:  # else the kwargs earlier versions serialized
             kwargs[DEFERRED_IN_TRY] = self.deferred_in_try
+        if self.limited_by is not None:
+            kwargs["limited_by"] = self.limited_by
         return kwargs
+
+    def timeout_text(self) -> str:
+        """How long the wait was allowed, for the timeout message."""
+        if self.limited_by == LIMITED_BY_EXECUTION_TIMEOUT:
+            return f"the task's execution_timeout ({self.timeout:.0f} s were left when it deferred)"
+        return f"{self.timeout:.0f} s"
+
+    def stopped_message(self, why: str) -> str:
+        """The line logged when this wait ends before OAC's work (see :func:`stopped_waiting_message`)."""
+        raise NotImplementedError
+
+    async def on_kill(self) -> None:
+        """Airflow 3.3+: a person marked the deferred task failed or success, or cleared it. OAC
+        has no cancel call: say so, and how to check on the work; the task's record stays."""
+        self.log.warning("%s", self.stopped_message("the task was stopped by a user while deferred"))
 
     def _payload(self, event: WaitEvent) -> dict[str, Any]:
         payload = event.to_dict()
@@ -95,18 +120,25 @@ class _PollingTrigger(BaseTrigger):
             # Reads the connection and the lock connection off the event loop, as this Airflow's
             # triggerer comms need (OACHook.aget_async_client).
             async with await hook.aget_async_client() as client:
+                self._oac_url = hook.config.oac_url  # read above: no I/O
                 # Triggers that start together (many tasks deferring at once, a triggerer restart)
                 # would poll together at every interval; a random first wait spreads them out.
-                await asyncio.sleep(random.uniform(0, self.poll_interval))  # noqa: S311 - jitter, not a secret
+                jitter = random.uniform(0, self.poll_interval)  # noqa: S311 - jitter, not a secret
+                if self.timeout is not None:  # never past the timeout
+                    jitter = min(jitter, max(0.0, self.started_at + self.timeout - time.time()))
+                await asyncio.sleep(jitter)
                 while True:
                     event = await self.poll(client)
                     if event is not None:
                         yield TriggerEvent(self._payload(event))
                         return
-                    if self.timeout is not None and time.time() - self.started_at >= self.timeout:
+                    left = None if self.timeout is None else self.started_at + self.timeout - time.time()
+                    if left is not None and left <= 0:
+                        self.log.warning("%s", self.stopped_message(f"it passed {self.timeout_text()}"))
                         yield TriggerEvent(self._payload(self.timeout_event()))
                         return
-                    await asyncio.sleep(self.poll_interval)
+                    # Poll once more at the timeout itself, not up to poll_interval after it.
+                    await asyncio.sleep(self.poll_interval if left is None else min(self.poll_interval, left))
         except OACError as exc:
             dead_login = isinstance(exc, OACLoginRequired)
             status = OUTCOME_LOGIN_REQUIRED if dead_login else OUTCOME_ERROR
@@ -124,8 +156,9 @@ class OACWorkRequestTrigger(_PollingTrigger):
         timeout: float | None = None,
         started_at: float | None = None,
         deferred_in_try: int | None = None,
+        limited_by: str | None = None,
     ):
-        super().__init__(oac_conn_id, poll_interval, timeout, started_at, deferred_in_try)
+        super().__init__(oac_conn_id, poll_interval, timeout, started_at, deferred_in_try, limited_by)
         self.work_request_id = work_request_id
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -147,8 +180,14 @@ class OACWorkRequestTrigger(_PollingTrigger):
     def timeout_event(self) -> WaitEvent:
         return self.error_event(
             OUTCOME_TIMEOUT,
-            f"OAC work request {self.work_request_id} did not finish within {self.timeout:.0f} s (OAC cannot "
-            "cancel it; it may still finish).",
+            f"OAC work request {self.work_request_id} did not finish within {self.timeout_text()} (OAC cannot "
+            f"cancel it; it may still finish). Check on it with: airflow-oac snapshots wait "
+            f"{self.work_request_id} --conn-id {self.oac_conn_id}; running the task again waits for it.",
+        )
+
+    def stopped_message(self, why: str) -> str:
+        return stopped_waiting_message(
+            why, oac_conn_id=self.oac_conn_id, oac_url=self._oac_url, work_request_id=self.work_request_id
         )
 
     def error_event(self, status: str, message: str) -> WaitEvent:
@@ -176,8 +215,9 @@ class OACSnapshotNameTrigger(_PollingTrigger):
         timeout: float | None = None,
         started_at: float | None = None,
         deferred_in_try: int | None = None,
+        limited_by: str | None = None,
     ):
-        super().__init__(oac_conn_id, poll_interval, timeout, started_at, deferred_in_try)
+        super().__init__(oac_conn_id, poll_interval, timeout, started_at, deferred_in_try, limited_by)
         self.snapshot_name = snapshot_name
         self.operation = operation
 
@@ -199,6 +239,11 @@ class OACSnapshotNameTrigger(_PollingTrigger):
     def timeout_event(self) -> WaitEvent:
         return self.error_event(
             OUTCOME_TIMEOUT, unanswered_request_message(self.operation, self.snapshot_name)
+        )
+
+    def stopped_message(self, why: str) -> str:
+        return stopped_waiting_message(
+            why, oac_conn_id=self.oac_conn_id, oac_url=self._oac_url, snapshot_name=self.snapshot_name
         )
 
     def error_event(self, status: str, message: str) -> WaitEvent:
