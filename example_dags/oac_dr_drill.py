@@ -37,7 +37,6 @@ def oac_dr_drill():
         snapshot_name="dr-drill-{{ dag_run.run_after.strftime('%Y%m%dT%H%M%S%f') }}",
         password="{{ var.value.oac_dr_password }}",
         delete_bar=True,  # a drill leaves nothing behind in the bucket
-        poll_interval=30,
         timeout=4 * 3600,
         outlets=[oac_refresh_asset("oac_standby")],
     )

@@ -40,7 +40,6 @@ def oac_environment_refresh():
         snapshot_name=f"prod-for-test-{RUN}",
         safety_snapshot_name=f"test-before-refresh-{RUN}",
         password="{{ var.value.oac_refresh_password }}",
-        poll_interval=30,
         timeout=4 * 3600,
         outlets=[oac_refresh_asset("oac_test")],
     )
