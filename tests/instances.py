@@ -63,11 +63,13 @@ def two_instances(
     source_conn: str = PROD_CONN,
     target_conn: str = TEST_CONN,
     work_request_seconds: float = 0.2,
+    source_names_region: bool = True,
     **target_config: Any,
 ) -> Iterator[Instances]:
     """Start ``source`` and ``target`` (names), log in to each as its own connection (bucket
     ``oac-shared-snapshots``; the source connection names its region and namespace, as a DR drill
-    across regions needs), with the test's own token state directory."""
+    across regions needs, unless ``source_names_region=False``), with the test's own token state
+    directory."""
     from airflow_provider_oac.emulator import EmulatorConfig, EmulatorServer
     from airflow_provider_oac.emulator.storage import ObjectStore
     from airflow_provider_oac.hooks.token_manager import forget_process_cache
@@ -91,13 +93,12 @@ def two_instances(
             config(target, region=target_region, namespace=target_namespace, **target_config), store=store
         ) as target_server,
     ):
-        login(
-            source_server,
-            source_conn,
-            bucket=SHARED_BUCKET,
-            bucket_region=source_server.config.region,
-            bucket_namespace=source_server.config.namespace,
+        where = (
+            {"bucket_region": source_server.config.region, "bucket_namespace": source_server.config.namespace}
+            if source_names_region
+            else {}
         )
+        login(source_server, source_conn, bucket=SHARED_BUCKET, **where)
         login(target_server, target_conn, bucket=SHARED_BUCKET)
         for server in (source_server, target_server):
             server.control.configure(device_interval=None, auto_approve=False)
