@@ -100,3 +100,21 @@ def test_a_lost_register_answer_is_waited_for_by_name_and_never_posted_again(ins
     assert instances.posts(instances.target, "/snapshots") == 1
     assert instances.figures()["target"]["restores"] == ["SUCCEEDED"]
     assert "instead of posting again" in console_text(capfd.readouterr().out)
+
+
+def test_a_retry_re_attaches_to_the_recorded_steps_and_posts_nothing_twice(instances):
+    # The first poll of a target work request (the register's) fails: the first try fails after
+    # the source snapshot was made and the register accepted; the retry must re-attach to both.
+    instances.target.control.add_fault("GET /api/20210901/workRequests/*", "status", status=404, times=1)
+    run = write_dag(
+        "oac_copy_retry",
+        copy_task(snapshot_name="'retried'", safety_snapshot_name="'retried-safety'"),
+        retries=1,
+        imports=IMPORTS,
+    ).test()
+
+    assert states(run) == {"copy": ("success", 2)}
+    assert instances.posts(instances.source, "/snapshots") == 1
+    assert instances.posts(instances.target, "/snapshots") == 2  # one register, one safety snapshot
+    assert instances.posts(instances.target, "/system/actions/restoreSnapshot") == 1
+    assert instances.target.control.state()["content"] == instances.source.control.state()["content"]
