@@ -66,3 +66,40 @@ def announce_snapshot(operator: Any, context: Context, *, snapshot_id: str | Non
     for outlet in outlets:
         event = context["outlet_events"][outlet]
         event.extra = {**(event.extra or {}), **extra}
+
+
+def refresh_asset_uri(oac_conn_id: str) -> str:
+    """``oac://<oac_conn_id>/refreshes``: the content of that connection's instance was replaced by
+    a copy from another instance."""
+    return snapshots_asset_uri(oac_conn_id).removesuffix("/snapshots") + "/refreshes"
+
+
+def oac_refresh_asset(oac_conn_id: str = "oac_default") -> Asset:
+    """The Asset of the copies restored onto connection ``oac_conn_id``'s instance (an environment
+    refresh, a DR drill): ``Asset("oac://<oac_conn_id>/refreshes")``. Cheap: no connection or
+    network access.
+
+    Put it in ``outlets`` of :class:`~airflow_provider_oac.operators.copy.OACCopySnapshotOperator`
+    (with the target's connection id), and as the ``schedule`` of what should run on a refreshed
+    instance. The event's ``extra`` is the copy's result: ``source_url``, ``target_url``,
+    ``source_snapshot_id``, ``source_snapshot_name``, ``bar_uri``, ``registered_snapshot_id``,
+    ``restore_work_request_id``, ``safety_snapshot_id``, the two versions, and the source and
+    target connection ids.
+    """
+    return Asset(refresh_asset_uri(oac_conn_id))
+
+
+def announce_copy(operator: Any, context: Context, extra: dict[str, Any]) -> None:
+    """Attach ``extra`` (the copy's result) to the event of the target's refresh asset, when that
+    asset is among the operator's outlets."""
+    if not operator.outlets:
+        return
+    from airflow_provider_oac.errors import OACConfigError
+
+    try:
+        uri = refresh_asset_uri(operator.oac_conn_id)
+    except OACConfigError:
+        return
+    for outlet in [o for o in operator.outlets if getattr(o, "uri", None) == uri]:
+        event = context["outlet_events"][outlet]
+        event.extra = {**(event.extra or {}), **extra}

@@ -34,6 +34,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_oac.operators.snapshot",
                     "airflow_provider_oac.operators.lifecycle",
                     "airflow_provider_oac.operators.keepalive",
+                    "airflow_provider_oac.operators.copy",
                 ],
             }
         ],
@@ -55,7 +56,10 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": ["airflow_provider_oac.triggers.work_request"],
             }
         ],
-        "extra-links": ["airflow_provider_oac.links.OACInstanceLink"],
+        "extra-links": [
+            "airflow_provider_oac.links.OACInstanceLink",
+            "airflow_provider_oac.links.OACSourceInstanceLink",
+        ],
         "connection-types": [
             {
                 "connection-type": "oac",

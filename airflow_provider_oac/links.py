@@ -16,3 +16,15 @@ class OACInstanceLink(BaseOperatorLink):
     def get_link(self, operator: Any, *, ti_key: Any) -> str:
         url = XCom.get_value(key=self.xcom_key, ti_key=ti_key)
         return f"{url}/ui/" if url else ""
+
+
+class OACSourceInstanceLink(BaseOperatorLink):
+    """Opens the instance a copy took its snapshot from (the copy operator's source connection);
+    :class:`OACInstanceLink` opens the target."""
+
+    name = "Oracle Analytics Cloud (source)"
+    xcom_key = "oac_source_instance_url"
+
+    def get_link(self, operator: Any, *, ti_key: Any) -> str:
+        url = XCom.get_value(key=self.xcom_key, ti_key=ti_key)
+        return f"{url}/ui/" if url else ""

@@ -1,8 +1,9 @@
 """`make demo`: the whole product, offline, in about two minutes.
 
 Starts the emulator (OAC + IAM on 127.0.0.1), logs in with ``airflow-oac login`` (the emulator
-auto-approves the device code, standing in for the person at the browser), runs the two example
-DAGs (snapshot, then restore) and prints what happened. Everything lives in ``.demo/``.
+auto-approves the device code, standing in for the person at the browser), runs the example DAGs
+(snapshot, then rollback on one instance; then the environment refresh PROD -> TEST across two
+instances) and prints what happened. Everything lives in ``.demo/``.
 """
 
 from __future__ import annotations
@@ -47,6 +48,28 @@ def run(args: list[str], env: dict[str, str], *, quiet: bool = False) -> subproc
     return result
 
 
+def print_copy_figures(controls: dict) -> None:
+    """Per instance: snapshots made and registered, restores, and the POSTs behind them (a
+    duplicate would be a POST beyond what was made)."""
+    for name, control in controls.items():
+        snapshots_posted = restores_posted = 0
+        for entry in control.request_log():
+            if entry["method"] == "POST" and entry["path"].endswith("/snapshots"):
+                snapshots_posted += 1
+            if entry["method"] == "POST" and entry["path"].endswith("/restoreSnapshot"):
+                restores_posted += 1
+        counters = control.counters()
+        made = counters.get("snapshots_created", 0) + counters.get("snapshots_registered", 0)
+        restores = control.restores()
+        print(
+            f"    {name:5} snapshots created {counters.get('snapshots_created', 0)}, registered "
+            f"{counters.get('snapshots_registered', 0)}, restores {len(restores)} "
+            f"({', '.join(r['status'] for r in restores) or '-'}), deleted {counters.get('snapshots_deleted', 0)}; "
+            f"POSTs: /snapshots {snapshots_posted}, restoreSnapshot {restores_posted}; "
+            f"duplicates {snapshots_posted - made + restores_posted - len(restores)}"
+        )
+
+
 def main() -> int:
     total = time.monotonic()
     shutil.rmtree(DEMO, ignore_errors=True)
@@ -65,13 +88,18 @@ def main() -> int:
     done(started)
 
     port = free_port()
-    started = step(f"Starting the OAC + IAM emulator on 127.0.0.1:{port} (auto-approve on)")
+    started = step(
+        f"Starting the emulator: OAC instances 'prod' on 127.0.0.1:{port} and 'test' on :{port + 1}, "
+        "each with its own IAM domain, one object store (auto-approve on)"
+    )
     emulator = subprocess.Popen(
         [
             str(BIN / "airflow-oac"),
             "emulator",
             "--port",
             str(port),
+            "--instances",
+            "2",
             "--auto-approve",
             "--work-request-seconds",
             "3",
@@ -85,41 +113,48 @@ def main() -> int:
         from airflow_provider_oac.emulator import EmulatorConfig, EmulatorControl
 
         base = f"http://127.0.0.1:{port}"
+        test_base = f"http://127.0.0.1:{port + 1}"
         control = EmulatorControl(base)
+        test_control = EmulatorControl(test_base)
         deadline = time.monotonic() + 30
         while True:
             try:
                 control.counters()
+                test_control.counters()
                 break
             except Exception:
                 if emulator.poll() is not None or time.monotonic() > deadline:
                     print(emulator.stdout.read() if emulator.stdout else "", file=sys.stderr)
                     raise SystemExit("demo: the emulator did not start") from None
                 time.sleep(0.2)
-        config = EmulatorConfig()
+        config = EmulatorConfig(**control.config())
+        test_config = EmulatorConfig(**test_control.config())
         done(started)
 
+        def login(conn_id: str, url: str, instance: EmulatorConfig) -> None:
+            run(
+                [
+                    str(BIN / "airflow-oac"),
+                    "login",
+                    "--conn-id",
+                    conn_id,
+                    "--oac-url",
+                    url,
+                    "--iam-url",
+                    f"{url}/iam",
+                    "--client-id",
+                    instance.client_id,
+                    "--scope",
+                    instance.scope,
+                    "--bucket",
+                    "oac-demo-snapshots",
+                    "--no-browser",
+                ],
+                env,
+            )
+
         started = step("airflow-oac login (device flow; the emulator approves the code as the user would)")
-        run(
-            [
-                str(BIN / "airflow-oac"),
-                "login",
-                "--conn-id",
-                "oac_default",
-                "--oac-url",
-                base,
-                "--iam-url",
-                f"{base}/iam",
-                "--client-id",
-                config.client_id,
-                "--scope",
-                config.scope,
-                "--bucket",
-                "oac-demo-snapshots",
-                "--no-browser",
-            ],
-            env,
-        )
+        login("oac_default", base, config)
         done(started)
 
         started = step("airflow-oac status")
@@ -160,7 +195,28 @@ def main() -> int:
         )
         done(started)
 
-        print("\n==> Work requests")
+        started = step(
+            "Logging in to PROD and TEST as connections oac_prod and oac_test (two identity domains)"
+        )
+        login("oac_prod", base, config)
+        login("oac_test", test_base, test_config)
+        run(
+            [str(BIN / "airflow"), "variables", "set", "oac_refresh_password", "demo-Refresh-Pa55word"],
+            env,
+            quiet=True,
+        )
+        done(started)
+
+        before = test_control.state()["content"]
+        started = step("Running example DAG oac_environment_refresh (PROD -> TEST, safety snapshot, notify)")
+        run([str(BIN / "airflow"), "dags", "test", "oac_environment_refresh"], env, quiet=True)
+        after = test_control.state()["content"]
+        print(f"    TEST held {before!r}; now {after!r} (PROD holds {control.state()['content']!r})")
+        print("    Per instance (prod also counts the rollback above):")
+        print_copy_figures({"prod": control, "test": test_control})
+        done(started)
+
+        print("\n==> Work requests (prod)")
         for work_request in control.work_requests():
             print(
                 f"    {work_request['id']}  {work_request.get('operationType', '?'):17} "

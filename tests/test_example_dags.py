@@ -243,3 +243,64 @@ def test_snapshot_consumer_runs_its_report_and_retention(emulator, logged_in):
     assert states(run) == {"report": "success", "prune": "success"}
     assert xcom(run, "prune") == []
     assert snapshot_names(emulator) == ["pre-deploy-1"]
+
+
+# --- across instances: the environment refresh and the DR drill (two emulated instances) ---------------
+
+
+def test_environment_refresh_copies_prod_into_test_with_a_safety_snapshot_and_notifies(
+    tmp_path, monkeypatch, airflow_db
+):
+    from airflow.models import Variable
+
+    from tests.instances import two_instances
+
+    with two_instances(tmp_path, monkeypatch) as pair:
+        Variable.set("oac_refresh_password", PASSWORD)
+        prod_content = pair.source.control.state()["content"]
+        run = example("oac_environment_refresh").test()
+
+        assert states(run) == {"refresh_test_from_prod": "success", "notify": "success"}
+        stamp = run.run_after.strftime(RUN_AFTER_FORMAT)
+        assert pair.target.control.state()["content"] == prod_content
+        assert [s["name"] for s in pair.source.control.snapshots()] == [f"prod-for-test-{stamp}"]
+        # TEST keeps only its safety snapshot: the registration of PROD's BAR was removed.
+        [safety] = pair.target.control.snapshots()
+        assert safety["name"] == f"test-before-refresh-{stamp}"
+        assert f"restore safety snapshot {safety['id']} on TEST" in xcom(run, "notify")
+        figures = pair.figures()
+        assert figures["source"]["snapshot_posts"] == figures["source"]["counters"]["snapshots_created"] == 1
+        assert figures["target"]["snapshot_posts"] == 2 and figures["target"]["restore_posts"] == 1
+        assert figures["target"]["restores"] == ["SUCCEEDED"]
+
+
+def test_dr_drill_restores_the_primary_on_a_standby_in_another_region_and_cleans_up(
+    tmp_path, monkeypatch, airflow_db
+):
+    from airflow.models import Variable
+
+    from tests.instances import two_instances
+
+    with two_instances(
+        tmp_path,
+        monkeypatch,
+        source="primary",
+        target="standby",
+        source_conn="oac_primary",
+        target_conn="oac_standby",
+        target_region="eu-frankfurt-1",
+        target_namespace="standbyns",
+    ) as pair:
+        Variable.set("oac_dr_password", PASSWORD)
+        primary_content = pair.source.control.state()["content"]
+        run = example("oac_dr_drill").test()
+
+        assert states(run) == {"primary_to_standby": "success"}
+        assert pair.target.control.state()["content"] == primary_content
+        # The standby registered the BAR in the primary's region and namespace, then nothing is left.
+        log = pair.target.control.request_log()
+        assert sum(1 for e in log if e["method"] == "POST" and e["path"].endswith("/snapshots")) == 1
+        assert pair.source.control.snapshots() == pair.target.control.snapshots() == []
+        assert pair.source.control.bar_objects() == []
+        result = xcom(run, "primary_to_standby")
+        assert result["bar_deleted"] and result["registration_removed"]

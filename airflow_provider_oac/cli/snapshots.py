@@ -40,7 +40,7 @@ _PASSWORD_WHY = (
 
 
 def add_parser(commands: Any) -> None:
-    """Add ``snapshots list|get|create|restore|delete|wait`` to the ``airflow-oac`` sub-commands."""
+    """Add ``snapshots list|get|create|restore|delete|copy|wait`` to the ``airflow-oac`` sub-commands."""
     snapshots = commands.add_parser(
         "snapshots",
         help="list, create, restore and delete snapshots; wait for work requests",
@@ -102,6 +102,41 @@ def add_parser(commands: Any) -> None:
     delete.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     _common(delete)
     delete.set_defaults(handler=cmd_delete)
+
+    copy = actions.add_parser(
+        "copy",
+        help="copy a snapshot to another instance and restore it there (environment refresh, DR drill)",
+        description="Copy a snapshot from the instance of --from-conn-id to that of --to-conn-id: make it on "
+        "the source (--name) or take an existing one (--existing NAME, --snapshot-id ID), register its BAR "
+        "file on the target, optionally take a safety snapshot of the target, restore it there, and remove "
+        "the target's registration. The same steps as OACCopySnapshotOperator. The restore overwrites the "
+        "target's content: it asks first, and needs --yes when standard input is not a terminal. "
+        + _PASSWORD_WHY,
+    )
+    copy.add_argument("--from-conn-id", required=True, help="the source instance's connection")
+    copy.add_argument("--to-conn-id", required=True, help="the target instance's connection")
+    source = copy.add_mutually_exclusive_group(required=True)
+    source.add_argument("--name", help="make a new snapshot of this name on the source")
+    source.add_argument(
+        "--existing", metavar="NAME", help="copy the newest existing source snapshot of this name"
+    )
+    source.add_argument("--snapshot-id", help="copy this existing source snapshot")
+    copy.add_argument("--registered-name", help="its name on the target (default: the source snapshot's)")
+    copy.add_argument("--safety-snapshot-name", help="first take a snapshot of the target under this name")
+    copy.add_argument(
+        "--keep-registration", action="store_true", help="leave the BAR registered on the target afterwards"
+    )
+    copy.add_argument(
+        "--delete-bar",
+        action="store_true",
+        help="delete the snapshot made on the source, with its BAR file, at the end (not with --existing)",
+    )
+    copy.add_argument("--bucket", help="the source's bucket for a new snapshot (default: its connection's)")
+    _password_flags(copy)
+    copy.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    _timing_flags(copy)
+    copy.add_argument("--json", action="store_true", help="print JSON on stdout (for scripts)")
+    copy.set_defaults(handler=cmd_copy)
 
     wait = actions.add_parser("wait", help="wait for a work request (a create or restore) to end")
     wait.add_argument("work_request_id", metavar="WORK_REQUEST_ID")
@@ -286,6 +321,81 @@ def cmd_delete(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_copy(args: argparse.Namespace) -> int:
+    """The copy operator's steps (:mod:`airflow_provider_oac.refresh`), journalled in memory: a lost
+    answer is waited for by name within this run, never posted again."""
+    from airflow_provider_oac.refresh import MemoryJournal, SnapshotCopy
+    from airflow_provider_oac.validation import require_text, validate_snapshot_name
+
+    fix = "give a connection id such as oac_prod"
+    source_conn = require_text(args.from_conn_id, "--from-conn-id", fix, max_length=250)
+    target_conn = require_text(args.to_conn_id, "--to-conn-id", fix, max_length=250)
+    if source_conn == target_conn:
+        raise CLIError(
+            "--from-conn-id and --to-conn-id are the same connection: to restore an instance from its own "
+            "snapshot use airflow-oac snapshots restore.",
+            EXIT_USAGE,
+        )
+    names = {
+        flag: validate_snapshot_name(value, flag)
+        for flag, value in (
+            ("--name", args.name),
+            ("--existing", args.existing),
+            ("--registered-name", args.registered_name),
+            ("--safety-snapshot-name", args.safety_snapshot_name),
+        )
+        if value is not None
+    }
+    if args.delete_bar and args.name is None:
+        raise CLIError("--delete-bar deletes only a snapshot the copy made (with --name).", EXIT_USAGE)
+    _check_timing(args)
+    _require_confirmation_possible(args)
+    password = _read_password(args, new=args.name is not None or args.safety_snapshot_name is not None)
+    source, target = _hook_for(source_conn), _hook_for(target_conn)
+    _confirm(
+        args,
+        f"Copy a snapshot from {source.config.oac_url} and restore it on {target.config.oac_url}? This "
+        "overwrites the target's content.",
+    )
+    copy = SnapshotCopy(
+        source=source,
+        target=target,
+        journal=MemoryJournal(),
+        password=password,
+        log=_StderrLog(),
+        snapshot_name=names.get("--name") or names.get("--existing"),
+        snapshot_id=args.snapshot_id,
+        use_existing=args.existing is not None,
+        registered_name=names.get("--registered-name"),
+        safety_snapshot_name=names.get("--safety-snapshot-name"),
+        keep_registration=args.keep_registration,
+        delete_bar=args.delete_bar,
+        bucket=args.bucket,
+        poll_interval=args.poll_interval,
+        timeout=args.timeout,
+        on_progress=progress,
+    )
+    result = copy.run().as_dict()
+    result.update(source_conn_id=source_conn, target_conn_id=target_conn)
+    return _done(
+        args,
+        result,
+        f"Restored {result['target_url']} from snapshot {result['source_snapshot_name']!r} of "
+        f"{result['source_url']}.",
+    )
+
+
+class _StderrLog:
+    """The copy's log for the CLI: progress comes through ``on_progress``; warnings go to stderr
+    (Airflow's logging, once loaded, would print on stdout, which ``--json`` keeps for the result)."""
+
+    def info(self, *_args: Any) -> None:
+        return None
+
+    def warning(self, message: str, *args: Any) -> None:
+        progress(f"Warning: {message % args if args else message}")
+
+
 def cmd_wait(args: argparse.Namespace) -> int:
     from airflow_provider_oac.validation import validate_resource_id
 
@@ -306,10 +416,14 @@ def cmd_wait(args: argparse.Namespace) -> int:
 
 
 def _hook(args: argparse.Namespace) -> OACHook:
+    return _hook_for(args.conn_id)
+
+
+def _hook_for(conn_id: str) -> OACHook:
     """The hook on the connection tasks use (see ``airflow-oac status``); stops in one line when
     the token store cannot be read here, before any call."""
-    hook, live = connection_hook(args.conn_id)
-    warning = shadow_warning(args.conn_id, live)
+    hook, live = connection_hook(conn_id)
+    warning = shadow_warning(conn_id, live)
     if warning:
         progress(warning)
     problem = token_store_problem(hook)

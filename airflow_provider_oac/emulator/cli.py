@@ -67,6 +67,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="accept any snapshot password (default: refuse what breaks Oracle's 14-50 character rule)",
     )
     parser.add_argument(
+        "--instances",
+        type=int,
+        default=None,
+        metavar="N",
+        help="run N OAC instances over one object store, on --port, --port+1, ... (2: 'prod' and "
+        "'test'; else oac1..oacN); each has its own identity domain and audience",
+    )
+    parser.add_argument(
+        "--instance",
+        action="append",
+        default=None,
+        metavar="NAME[,region=R][,namespace=NS][,version=V]",
+        help="run this OAC instance (repeat for several, on --port, --port+1, ...; one object store), "
+        "e.g. --instance prod --instance standby,region=eu-frankfurt-1",
+    )
+    parser.add_argument(
         "--log-requests",
         action="store_true",
         help="log one line per request (method, path, status; no secrets)",
@@ -100,6 +116,11 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    try:
+        configs = instance_configs(config, args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.log_requests:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
         logging.getLogger("airflow_provider_oac.emulator").setLevel(logging.INFO)
@@ -107,34 +128,83 @@ def run(args: argparse.Namespace) -> int:
     # Handlers first: a Ctrl-C that lands while the server starts must still end cleanly.
     stop = threading.Event()
     previous = _install_stop_handlers(stop)
+    servers: list[Any] = []
+    store = None
+    if len(configs) > 1:
+        from airflow_provider_oac.emulator.storage import ObjectStore
+
+        store = ObjectStore(threading.RLock())
+    for index, instance_config in enumerate(configs):
+        port = args.port + index if args.port else 0
+        try:
+            servers.append(EmulatorServer(instance_config, port=port, host=args.host, store=store).start())
+        except OSError as exc:
+            for server in servers:
+                server.stop()
+            _restore_handlers(previous)
+            print(f"error: cannot listen on {args.host}:{port}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
     try:
-        server = EmulatorServer(config, port=args.port, host=args.host).start()
-    except OSError as exc:
-        _restore_handlers(previous)
-        print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
-        return 1
-    try:
-        _print_banner(server, config)
+        for server in servers:
+            _print_banner(server, server.config, several=len(servers) > 1)
         while not stop.wait(0.5):
-            if not server.is_running:
+            if not all(server.is_running for server in servers):
                 print("error: the emulator stopped unexpectedly.", file=sys.stderr)
                 return 1
     except KeyboardInterrupt:
         pass
     finally:
-        server.stop()
+        for server in servers:
+            server.stop()
         _restore_handlers(previous)
     print("Emulator stopped.", flush=True)
     return 0
 
 
-def _print_banner(server: Any, config: Any) -> None:
+def instance_configs(base: Any, args: argparse.Namespace) -> list[Any]:
+    """One configuration per instance that ``--instances`` / ``--instance`` ask for (``base``
+    alone when neither is given). Each instance gets an audience of its own (unless ``--audience``
+    names one for a single instance), its own identity domain (its own server) and its own content;
+    ``ValueError`` for a bad spec."""
+    specs: list[str] = list(args.instance or [])
+    count = getattr(args, "instances", None)
+    if count is not None:
+        if specs:
+            raise ValueError("give --instances or --instance, not both")
+        if count < 1 or count > 9:
+            raise ValueError("--instances must be 1 to 9")
+        specs = ["prod", "test"] if count == 2 else [f"oac{n}" for n in range(1, count + 1)]
+    if not specs:
+        return [base]
+    if len(specs) > 1 and args.audience is not None:
+        raise ValueError("--audience names one instance's audience: with several instances each gets its own")
+    configs, names = [], set()
+    for spec in specs:
+        name, *options = [part.strip() for part in spec.split(",")]
+        if not name.replace("-", "").isalnum() or name in names:
+            raise ValueError(f"--instance {spec!r}: give a new name of letters, digits and '-'")
+        names.add(name)
+        changes: dict[str, Any] = {"instance_name": name}
+        if len(specs) > 1 or args.audience is None:
+            changes["audience"] = f"https://{name.lower()}0audience0emulator.analytics.ocp.oraclecloud.com"
+        for option in options:
+            key, _, value = option.partition("=")
+            field = {"region": "region", "namespace": "namespace", "version": "oac_version"}.get(key)
+            if field is None or not value:
+                raise ValueError(f"--instance {spec!r}: options are region=..., namespace=..., version=...")
+            changes[field] = value
+        configs.append(base.with_changes(**changes))
+    return configs
+
+
+def _print_banner(server: Any, config: Any, *, several: bool = False) -> None:
     if config.auto_approve:
         approval = "approved automatically"
     else:
         approval = f"approve in a browser at {server.iam_url}/ui/v1/device"
+    title = f"OAC emulator instance {config.instance_name!r}" if several else "OAC emulator"
     lines = [
-        "OAC emulator running. Press Ctrl-C to stop.",
+        f"{title} running. Press Ctrl-C to stop.",
         f"  OAC URL:        {server.url}",
         f"  IAM URL:        {server.iam_url}",
         f"  Client ID:      {config.client_id}",
@@ -142,6 +212,11 @@ def _print_banner(server: Any, config: Any) -> None:
         f"  User:           {config.username}",
         f"  Device logins:  {approval}",
     ]
+    if several:
+        lines += [
+            f"  Region:         {config.region} (namespace {config.namespace})",
+            f"  OAC version:    {config.oac_version}",
+        ]
     print("\n".join(lines), flush=True)
 
 

@@ -19,6 +19,12 @@ DEFAULT_AUDIENCE = "https://emulator0audience00000000000000000.analytics.ocp.ora
 DEFAULT_USERNAME = "data.engineer@example.com"
 OAC_RESOURCE_SCOPE = "urn:opc:resource:consumer::all"
 OFFLINE_ACCESS = "offline_access"
+#: Where an instance's buckets are when a snapshot's storage names no region or namespace.
+DEFAULT_REGION = "emulator-region-1"
+DEFAULT_NAMESPACE = "emulatorns"
+#: The OAC version an emulated instance runs. OAC's version scheme in ``GET /system`` is
+#: unconfirmed: the emulator uses dotted numbers and compares them number by number.
+DEFAULT_OAC_VERSION = "2026.11.0"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +63,18 @@ class EmulatorConfig:
     #: uppercase and a lowercase letter, a special character) with 400, as OAC does since March
     #: 2025 (OAC's exact message is unconfirmed).
     enforce_snapshot_password_rule: bool = True
+    #: The instance's name (in ``GET /system``, its content and the request log).
+    instance_name: str = "oac"
+    #: The region and Object Storage namespace of the instance's own buckets.
+    region: str = DEFAULT_REGION
+    namespace: str = DEFAULT_NAMESPACE
+    #: The OAC version of this instance. A snapshot's BAR carries the version it was made on; a
+    #: REGISTER or restore of a BAR from a later version fails, as Oracle documents (a snapshot
+    #: restores only on the same or a later version; OAC's exact error text is unconfirmed).
+    oac_version: str = DEFAULT_OAC_VERSION
+    #: ``GET /system`` names the version (as ``version``; the real field is unconfirmed). False:
+    #: it leaves it out, as a client must tolerate.
+    system_reports_version: bool = True
     #: Log one ``METHOD path -> status`` line per request (never headers, query strings or bodies).
     log_requests: bool = False
 
@@ -88,7 +106,15 @@ class EmulatorConfig:
         return dataclasses.replace(self, **coerced)
 
 
-_STRINGS = {"client_id", "audience", "username", "work_request_errors_key"}
+_STRINGS = {
+    "client_id",
+    "audience",
+    "username",
+    "work_request_errors_key",
+    "instance_name",
+    "region",
+    "namespace",
+}
 _POSITIVE_SECONDS = {"access_token_ttl", "refresh_token_ttl", "device_code_ttl"}
 _SECONDS = {"work_request_seconds"}
 
@@ -113,8 +139,22 @@ def _check(name: str, value: Any) -> None:
             raise ValueError(f"{name} must be a number of seconds")
         if value < 0 or (name in _POSITIVE_SECONDS and value == 0):
             raise ValueError(f"{name} must be {'positive' if name in _POSITIVE_SECONDS else '0 or more'}")
+    elif name == "oac_version":
+        if not isinstance(value, str) or version_key(value) is None:
+            raise ValueError("oac_version must be dotted numbers, e.g. 2026.11.0")
     elif name == "device_interval":
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise ValueError("device_interval must be a whole number of seconds (1 or more) or None")
     elif not isinstance(value, bool):
         raise ValueError(f"{name} must be true or false")
+
+
+def version_key(version: str) -> tuple[int, ...] | None:
+    """``"2026.11.0"`` as ``(2026, 11, 0)`` for comparison; None for anything else."""
+    parts = version.strip().split(".") if isinstance(version, str) else []
+    if not parts or not all(part.isdigit() for part in parts):
+        return None
+    numbers = [int(part) for part in parts]
+    while len(numbers) > 1 and numbers[-1] == 0:
+        numbers.pop()
+    return tuple(numbers)

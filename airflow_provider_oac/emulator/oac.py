@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_oac.emulator.common import APIProblem, Clock, Counters, rfc3339
-from airflow_provider_oac.emulator.config import EmulatorConfig
+from airflow_provider_oac.emulator.config import EmulatorConfig, version_key
 from airflow_provider_oac.emulator.faults import Fault
 from airflow_provider_oac.emulator.iam import IdentityDomain, InvalidAccessToken
 from airflow_provider_oac.emulator.snapshot_requests import (
@@ -27,13 +27,7 @@ from airflow_provider_oac.emulator.snapshot_requests import (
     safe_object_stem,
     validate_snapshot_request,
 )
-from airflow_provider_oac.emulator.storage import (
-    DEFAULT_NAMESPACE,
-    DEFAULT_REGION,
-    BarObject,
-    BucketKey,
-    ObjectStore,
-)
+from airflow_provider_oac.emulator.storage import BarObject, BucketKey, ObjectStore
 
 #: The share of a work request's duration spent ACCEPTED before it turns IN_PROGRESS.
 ACCEPTED_SHARE = 0.1
@@ -88,8 +82,9 @@ class _WorkRequest:
 class OACInstance:
     """Snapshots, restores and work requests of one instance.
 
-    ``config`` supplies the audience and the OAC behaviours (``EmulatorConfig``'s OAC fields);
-    ``region`` and ``namespace`` fill in a snapshot's bucket when its storage names none.
+    ``config`` supplies the audience, the version and the OAC behaviours (``EmulatorConfig``'s OAC
+    fields), and by default the name, region and namespace; ``region`` and ``namespace`` fill in a
+    snapshot's bucket when its storage names none.
     Methods raise :class:`APIProblem` for error answers.
     """
 
@@ -102,15 +97,16 @@ class OACInstance:
         clock: Clock,
         counters: Counters,
         lock: threading.RLock,
-        name: str = "oac",
-        region: str = DEFAULT_REGION,
-        namespace: str = DEFAULT_NAMESPACE,
+        name: str | None = None,
+        region: str | None = None,
+        namespace: str | None = None,
         content: Any = None,
     ):
         self.config = config
-        self.name = name
-        self.region = region
-        self.namespace = namespace
+        self.name = name or config.instance_name
+        self.region = region or config.region
+        self.namespace = namespace or config.namespace
+        name = self.name
         #: What the instance holds (catalog, data sets...), as far as snapshots are concerned.
         self.content: Any = content if content is not None else f"the initial content of {name}"
         self.iam = iam
@@ -249,14 +245,19 @@ class OACInstance:
             now = self.now()
             self._settle(now)
             last = next((r for r in reversed(self._restores) if r.status == "SUCCEEDED"), None)
-            return {
-                "name": "oac-emulator",
+            # OAC's fields here are unconfirmed: a client must not depend on any of them.
+            details: dict[str, Any] = {
+                "name": self.name,
                 "description": "Local emulator of Oracle Analytics Cloud (REST API 20210901).",
                 "apiVersion": "20210901",
                 "emulator": True,
+                "region": self.region,
                 "timeNow": rfc3339(now),
                 "lastRestoredSnapshotId": last.snapshot_id if last else None,
             }
+            if self.config.system_reports_version:
+                details["version"] = self.config.oac_version
+            return details
 
     # --- work requests ---------------------------------------------------------------------------
 
@@ -398,12 +399,16 @@ class OACInstance:
                         time_created=at,
                         written_by=snapshot.name,
                         content=self.content,
+                        version=self.config.oac_version,
                     ),
                 )
             else:
                 bar = self.store.get(snapshot.bucket, snapshot.object_name)
                 if bar is None:
                     return _bar_not_found(snapshot)
+                too_new = self._too_new(bar)
+                if too_new is not None:
+                    return too_new
                 if (
                     snapshot.password is not None
                     and bar.password is not None
@@ -424,9 +429,26 @@ class OACInstance:
             return _bar_not_found(snapshot)
         if restore.password != bar.password:
             return ("InvalidPassword", f"The password for snapshot {snapshot.name} is incorrect.")
+        too_new = self._too_new(bar)
+        if too_new is not None:
+            return too_new
         if bar.content is not None:
             self.content = bar.content
         return None
+
+    def _too_new(self, bar: BarObject) -> tuple[str, str] | None:
+        """Oracle's rule: a snapshot restores only on the same or a later OAC version."""
+        if bar.version is None:
+            return None
+        made_on, here = version_key(bar.version), version_key(self.config.oac_version)
+        if made_on is None or here is None or made_on <= here:
+            return None
+        return (
+            "SnapshotVersionNotSupported",
+            f"The snapshot was taken on Oracle Analytics Cloud version {bar.version}, which is later than "
+            f"this instance's version {self.config.oac_version}. A snapshot can only be restored on the "
+            "same or a later version.",
+        )
 
     # --- inspection for tests --------------------------------------------------------------------
 

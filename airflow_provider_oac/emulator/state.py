@@ -99,6 +99,11 @@ class EmulatorState:
             except (TypeError, ValueError) as exc:
                 raise ControlProblem(400, str(exc)) from None
             self._config = self.iam.config = self.oac.config = config
+            self.oac.name, self.oac.region, self.oac.namespace = (
+                config.instance_name,
+                config.region,
+                config.namespace,
+            )
             return config
 
     def advance_clock(self, seconds: Any) -> float:
@@ -118,6 +123,8 @@ class EmulatorState:
                 "work_requests": len(self.oac.work_requests()),
                 "faults": self.faults.list(),
                 "content": self.oac.content,
+                "instance_name": self.oac.name,
+                "oac_version": self._config.oac_version,
             }
 
     # --- counters and the request log ------------------------------------------------------------

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from airflow_provider_oac.emulator.common import rfc3339
+from airflow_provider_oac.emulator.config import DEFAULT_NAMESPACE, DEFAULT_REGION
 
-DEFAULT_REGION = "emulator-region-1"
-DEFAULT_NAMESPACE = "emulatorns"
+__all__ = ["DEFAULT_NAMESPACE", "DEFAULT_REGION", "BarObject", "BucketKey", "ObjectStore"]
 
 
 class BucketKey(NamedTuple):
@@ -31,6 +31,8 @@ class BarObject:
     written_by: str
     #: What the instance held when the snapshot was taken; a restore makes it the instance's.
     content: Any = None
+    #: The OAC version of the instance that wrote it (None: placed by the control API, any version).
+    version: str | None = None
 
 
 class ObjectStore:
@@ -63,6 +65,7 @@ class ObjectStore:
                     "time_created": rfc3339(bar.time_created),
                     "written_by": bar.written_by,
                     "has_password": bar.password is not None,
+                    "version": bar.version,
                     "region": key.region,
                     "namespace": key.namespace,
                 }

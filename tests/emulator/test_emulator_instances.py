@@ -150,8 +150,12 @@ def test_two_emulator_servers_over_one_object_store_refresh_test_from_prod():
     from airflow_provider_oac.emulator import EmulatorServer
 
     store = ObjectStore(threading.RLock())
-    prod_config = EmulatorConfig(audience=PROD_AUDIENCE, auto_approve=True, work_request_seconds=0)
-    test_config = EmulatorConfig(audience=TEST_AUDIENCE, auto_approve=True, work_request_seconds=0)
+    prod_config = EmulatorConfig(
+        audience=PROD_AUDIENCE, auto_approve=True, work_request_seconds=0, instance_name="prod"
+    )
+    test_config = EmulatorConfig(
+        audience=TEST_AUDIENCE, auto_approve=True, work_request_seconds=0, instance_name="test"
+    )
     with (
         EmulatorServer(prod_config, store=store) as prod,
         EmulatorServer(test_config, store=store) as test,
@@ -177,6 +181,7 @@ def test_two_emulator_servers_over_one_object_store_refresh_test_from_prod():
             return answer.json()["workRequestId"]
 
         prod_content = prod.control.state()["content"]
+        assert test.control.state()["content"] != prod_content
         create(prod, snapshot_body("CREATE", "weekly", bucket="shared"))
         # TEST's identity domain does not vouch for PROD's tokens.
         foreign = http.get(f"{test.url}/api/20210901/snapshots", headers=headers(prod))
@@ -198,3 +203,112 @@ def test_two_emulator_servers_over_one_object_store_refresh_test_from_prod():
         test.control.reset()
         assert [o["object"] for o in prod.control.bar_objects()] == ["weekly.bar"]
         assert [s["name"] for s in prod.control.snapshots()] == ["weekly"]
+
+
+def test_a_bar_from_a_later_oac_version_is_refused_at_register_and_at_restore():
+    emulated = Emulated()
+    prod, test = emulated.prod, emulated.test
+    prod.config = prod.config.with_changes(oac_version="2026.11.0")
+    test.config = test.config.with_changes(oac_version="2026.9")
+    prod.create_snapshot(snapshot_body("CREATE", "weekly", bucket="shared"), "someone", None)
+    assert [o["version"] for o in emulated.store.listing()] == ["2026.11.0"]
+
+    refused = test.create_snapshot(
+        snapshot_body("REGISTER", "from-prod", bucket="shared", uri="file:///weekly.bar"), "someone", None
+    )
+    [error] = test.get_work_request(refused)["Errors"]
+    assert error["code"] == "SnapshotVersionNotSupported"
+    assert "2026.11.0" in error["message"] and "same or a later version" in error["message"]
+    assert test.list_snapshots() == []
+
+    # Registered while TEST was up to date, then restored after TEST went back a version.
+    test.config = test.config.with_changes(oac_version="2026.11")
+    registered = test.create_snapshot(
+        snapshot_body("REGISTER", "from-prod", bucket="shared", uri="file:///weekly.bar"), "someone", None
+    )
+    assert work_request_status(test, registered) == "SUCCEEDED"
+    test.config = test.config.with_changes(oac_version="2026.10.5")
+    [on_test] = test.list_snapshots()
+    restore = test.restore_snapshot({"snapshot": {"id": on_test["id"], "password": SNAPSHOT_PASSWORD}}, None)
+    assert test.get_work_request(restore)["Errors"][0]["code"] == "SnapshotVersionNotSupported"
+    assert test.content != prod.content
+
+    # The same version, or a later one, restores.
+    test.config = test.config.with_changes(oac_version="2027.1")
+    again = test.restore_snapshot({"snapshot": {"id": on_test["id"], "password": SNAPSHOT_PASSWORD}}, None)
+    assert work_request_status(test, again) == "SUCCEEDED"
+    assert test.content == prod.content
+
+
+def test_get_system_names_each_instance_and_its_version_unless_configured_not_to():
+    emulated = Emulated()
+    assert emulated.prod.system()["name"] == "prod"
+    assert emulated.test.system()["version"] == EmulatorConfig().oac_version
+    emulated.test.config = emulated.test.config.with_changes(system_reports_version=False)
+    assert "version" not in emulated.test.system()
+
+
+def test_oac_version_must_be_dotted_numbers():
+    with pytest.raises(ValueError, match="oac_version"):
+        EmulatorConfig(oac_version="latest")
+
+
+def test_the_emulator_command_line_asks_for_several_instances():
+    import argparse
+
+    from airflow_provider_oac.emulator.cli import add_arguments, instance_configs
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    base = EmulatorConfig(auto_approve=True)
+
+    two = instance_configs(base, parser.parse_args(["--instances", "2"]))
+    assert [c.instance_name for c in two] == ["prod", "test"]
+    assert len({c.audience for c in two}) == 2 and all(c.auto_approve for c in two)
+
+    named = instance_configs(
+        base,
+        parser.parse_args(
+            ["--instance", "primary", "--instance", "standby,region=eu-frankfurt-1,version=2026.9"]
+        ),
+    )
+    assert [(c.instance_name, c.region, c.oac_version) for c in named] == [
+        ("primary", base.region, base.oac_version),
+        ("standby", "eu-frankfurt-1", "2026.9"),
+    ]
+    assert instance_configs(base, parser.parse_args([])) == [base]
+    for bad in (["--instance", "a", "--instance", "a"], ["--instance", "a,colour=red"], ["--instances", "0"]):
+        with pytest.raises(ValueError):
+            instance_configs(base, parser.parse_args(bad))
+
+
+def test_airflow_oac_emulator_instances_2_serves_two_instances_over_one_store(tmp_path):
+    """The command itself: two servers on --port and --port+1, one store, stopped by Ctrl-C."""
+    import signal
+    import subprocess
+    import sys
+
+    from airflow_provider_oac.emulator import EmulatorControl
+    from tests.emulator.test_emulator_cli import free_port, wait_until_up
+
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "airflow_provider_oac.emulator", "--port", str(port), "--instances", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        prod = EmulatorControl(f"http://127.0.0.1:{port}")
+        test = EmulatorControl(f"http://127.0.0.1:{port + 1}")
+        wait_until_up(prod, process)
+        wait_until_up(test, process)
+        assert prod.state()["instance_name"] == "prod" and test.state()["instance_name"] == "test"
+        assert prod.config()["audience"] != test.config()["audience"]
+        prod.put_bar_object("shared", "seen-by-both.bar", SNAPSHOT_PASSWORD)
+        assert [o["object"] for o in test.bar_objects()] == ["seen-by-both.bar"]
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=20)
+    assert process.returncode == 0, err
+    assert "instance 'prod'" in out and "instance 'test'" in out and f":{port + 1}" in out

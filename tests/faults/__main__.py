@@ -19,7 +19,7 @@ from pathlib import Path
 # exactly as the test session does.
 import tests.conftest as session
 
-PARTS = ("faults", "scan", "bad-input")
+PARTS = ("faults", "copy", "scan", "bad-input")
 
 
 def main() -> int:
@@ -49,7 +49,7 @@ def main() -> int:
 
     work_dir = Path(tempfile.mkdtemp(prefix="oac-faults-"))
     started = time.monotonic()
-    faults = scan = rows = None
+    faults = scan = rows = copy = None
     with EmulatorServer(EmulatorConfig()) as emulator:
         if "faults" in args.only:
             chosen = matrix.short_scenarios() if args.short else matrix.scenarios()
@@ -65,6 +65,10 @@ def main() -> int:
                     if any(text in f"{step.name} / {fault.name}" for text in args.match)
                 ]
             faults = matrix.run_scenarios(emulator, chosen, work_dir, progress=True)
+        if "copy" in args.only:
+            from tests.faults.copy_faults import run_copy_faults
+
+            copy = run_copy_faults(work_dir / "copy", short=args.short, progress=True)
         if "bad-input" in args.only:
             rows = run_bad_input(emulator, work_dir, bad_input, login, short=args.short)
         if "scan" in args.only:
@@ -72,23 +76,23 @@ def main() -> int:
             scan = secret_scan.run_scan(emulator, work_dir / "scan")
     seconds = time.monotonic() - started
     if args.save:
-        save(Path(args.save), faults, scan, rows, seconds)
-    for line in report.summary(faults, scan, rows):
+        save(Path(args.save), faults, scan, rows, seconds, copy)
+    for line in report.summary(faults, scan, rows, copy):
         print(line)
     if (args.faults or args.match) and faults:
         print("\n".join(report.fault_rows(faults)))
     if set(args.only) == set(PARTS) and not args.short and not args.faults and not args.match:
-        Path(args.output).write_text(report.render(faults, scan, rows, seconds=seconds))
+        Path(args.output).write_text(report.render(faults, scan, rows, seconds=seconds, copy=copy))
         print(f"wrote {args.output}")
-    return 1 if report.failed(faults, scan, rows) else 0
+    return 1 if report.failed(faults, scan, rows, copy) else 0
 
 
-def save(directory: Path, faults, scan, rows, seconds: float) -> None:
+def save(directory: Path, faults, scan, rows, seconds: float, copy=None) -> None:
     import dataclasses
     import json
 
     directory.mkdir(parents=True, exist_ok=True)
-    for name, value in (("faults", faults), ("scan", scan), ("bad-input", rows)):
+    for name, value in (("faults", faults), ("copy", copy), ("scan", scan), ("bad-input", rows)):
         if value is None:
             continue
         data = (
@@ -122,13 +126,16 @@ def merge(directory: Path, output: Path) -> int:
     )
     scan = Scan(**parts["scan"]["data"]) if parts["scan"] else None
     rows = [Row(**r) for r in parts["bad-input"]["data"]] if parts["bad-input"] else None
+    from tests.faults.copy_faults import CopyRow
+
+    copy = [CopyRow(**r) for r in parts["copy"]["data"]] if parts["copy"] else None
     seconds = sum(part["seconds"] for part in parts.values() if part)
-    note = "(The three parts ran as separate processes at the same time; their minutes are added up.)"
-    output.write_text(report.render(faults, scan, rows, seconds=seconds, note=note))
-    for line in report.summary(faults, scan, rows):
+    note = "(The parts ran as separate processes at the same time; their minutes are added up.)"
+    output.write_text(report.render(faults, scan, rows, seconds=seconds, note=note, copy=copy))
+    for line in report.summary(faults, scan, rows, copy):
         print(line)
     print(f"wrote {output}")
-    return 1 if report.failed(faults, scan, rows) else 0
+    return 1 if report.failed(faults, scan, rows, copy) else 0
 
 
 def run_bad_input(emulator, work_dir: Path, bad_input, login, *, short: bool):

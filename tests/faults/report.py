@@ -42,6 +42,7 @@ def render(
     *,
     seconds: float,
     note: str = "",
+    copy: list[Any] | None = None,
 ) -> str:
     out = [
         "# Reliability",
@@ -57,6 +58,10 @@ def render(
         out += [note, ""]
     if faults is not None:
         out += _faults(faults)
+    if copy is not None:
+        from tests.faults.copy_faults import report_lines
+
+        out += report_lines(copy)
     if scan is not None:
         out += _scan(scan)
     if bad_input is not None:
@@ -197,8 +202,14 @@ def _bad_input(rows: list[Row]) -> list[str]:
     return out
 
 
-def summary(faults: list[Result] | None, scan: Scan | None, bad_input: list[Row] | None) -> list[str]:
+def summary(
+    faults: list[Result] | None, scan: Scan | None, bad_input: list[Row] | None, copy: list[Any] | None = None
+) -> list[str]:
     lines = []
+    if copy is not None:
+        broken_copies = [r for r in copy if r.broken]
+        lines.append(f"copy across instances: {len(copy)} faults, {len(broken_copies)} broken")
+        lines += [f"  BROKEN copy / {r.fault}: {'; '.join(r.broken)}" for r in broken_copies]
     if faults is not None:
         broken = [r for r in faults if r.broken]
         lines.append(f"fault matrix: {len(faults)} scenarios, {len(broken)} broken")
@@ -219,9 +230,10 @@ def summary(faults: list[Result] | None, scan: Scan | None, bad_input: list[Row]
     return lines
 
 
-def failed(faults: Any, scan: Scan | None, bad_input: Any) -> bool:
+def failed(faults: Any, scan: Scan | None, bad_input: Any, copy: Any = None) -> bool:
     return bool(
         any(r.broken for r in faults or [])
+        or any(r.broken for r in copy or [])
         or (scan is not None and (scan.hits() or scan.notes))
         or any(r.broken for r in bad_input or [])
     )
