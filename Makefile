@@ -37,8 +37,20 @@ dist: $(STAMP)
 	$(BIN)/uv build --quiet --no-build-isolation --python $(BIN)/python --out-dir dist
 	$(BIN)/twine check --strict dist/*
 
+# Every test, in two pytest runs: first all but the `serial` ones on $(WORKERS) xdist workers (most
+# tests wait on subprocesses, servers and Airflow start-ups, so more workers than the 2 cores pay
+# off; --dist loadgroup keeps each xdist_group, a shared API server, on one worker), then the
+# `serial` ones (timing-sensitive: stress, lock-server outages) one at a time. Both always run;
+# make fails if either fails, exit 5 (no tests collected) included. docs/development.md has the
+# figures.
+WORKERS ?= 4
+XDIST := -n $(WORKERS) --dist loadgroup
+
 pytest: $(STAMP) browser-deps
-	$(BIN)/pytest
+	status=0; \
+	$(BIN)/pytest $(XDIST) -m "not serial" || status=$$?; \
+	$(BIN)/pytest -m serial || status=$$?; \
+	exit $$status
 
 # Debian's headless Chromium and its driver, for the UI login page test (tests/ui), and zbar's
 # scanner, which reads the page's QR code back (tests/ui/test_qr.py). Installed when missing and
@@ -57,9 +69,15 @@ test: lint typecheck docs pytest
 
 # The suite without the tests that start real Airflow components (scheduler, triggerer, API
 # server), a whole deployment, or many processes for a minute (markers scheduler, deployment,
-# stress); the fault matrix's short form stays. How long it takes: docs/development.md.
+# stress); the fault matrix's short form stays. Split as `make pytest` is. How long it takes:
+# docs/development.md.
+QUICK := not scheduler and not deployment and not stress
+
 quick: $(STAMP)
-	$(BIN)/pytest -m "not scheduler and not deployment and not stress"
+	status=0; \
+	$(BIN)/pytest $(XDIST) -m "$(QUICK) and not serial" || status=$$?; \
+	$(BIN)/pytest -m "$(QUICK) and serial" || status=$$?; \
+	exit $$status
 
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py

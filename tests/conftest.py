@@ -28,6 +28,11 @@ AIRFLOW_ENV = {
     "AIRFLOW__CORE__DAGS_FOLDER": str(_HOME / "dags"),
     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_HOME / 'airflow.db'}",
     "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+    # The host journal and lock files of this session's own, not the host-wide default
+    # ($TMPDIR/airflow-provider-oac-<uid>) that every other pytest process of this user (xdist
+    # workers, other checkouts) would share: their logins of the same conn_id against other
+    # emulators would meet in it. Tests that need another directory set their own.
+    "AIRFLOW_PROVIDER_OAC_STATE_DIR": str(_HOME / "state"),
 }
 (_HOME / "dags").mkdir()
 for _example in (REPO / "example_dags").glob("*.py"):
@@ -73,3 +78,48 @@ def emulator(emulator_server):
     emulator_server.control.reset()
     yield emulator_server
     emulator_server.control.reset()
+
+
+#: Under xdist with ``--dist loadgroup`` (make test), all tests of the modules of one group go to
+#: one worker, so the API server that their package- or module-scoped fixture starts (ui_server,
+#: airflow_api: half a minute to minutes of CPU each) starts once, not on every worker. Every
+#: other test is its own work unit, as with ``--dist load``. The ``xdist_group`` mark cannot do
+#: this: pytest-xdist 3.8 tags the grouped tests by changing their node ids, which pytest 9.2 no
+#: longer lets it do, so it silently distributes them one by one (pytest-xdist issue 1386).
+XDIST_GROUPS = {
+    "tests/ui/test_login_routes.py": "ui_server",
+    "tests/ui/test_login_browser.py": "ui_server",
+    "tests/cli/test_login_rest_api.py": "rest_api",
+}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class ModuleGroupScheduling(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            group = XDIST_GROUPS.get(nodeid.split("::", 1)[0])
+            return f"group:{group}" if group else super()._split_scope(nodeid)
+
+    return ModuleGroupScheduling(config, log)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under xdist (make test), the slowest tests first: a whole deployment, then the tests that
+    start real Airflow components. Started last, one of them would keep a worker busy for minutes
+    after the others ran out of work. The order within each kind stays; serial runs keep the
+    collection order."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+
+    def rank(item: pytest.Item) -> int:
+        if item.get_closest_marker("deployment"):
+            return 0
+        if item.get_closest_marker("scheduler"):
+            return 1
+        return 2
+
+    items.sort(key=rank)

@@ -47,8 +47,11 @@ def test_login_waits_for_the_person_to_approve_the_code(emulator):
     emulator.control.configure(device_interval=1)
     login = CLIProcess(*cli_login_args(emulator, "oac_cli_wait"))
     code = login.user_code()
-    time.sleep(1.5)
-    assert emulator.control.counters()["device_polls"] >= 1  # still pending
+    deadline = time.monotonic() + 30
+    while emulator.control.counters()["device_polls"] < 1:  # polled and told "pending" ...
+        assert time.monotonic() < deadline, "the CLI never polled"
+        time.sleep(0.05)
+    assert login.proc.poll() is None  # ... and still waiting
     emulator.control.approve(code)
     status, out, err = login.finish()
     assert status == 0, err

@@ -15,7 +15,8 @@ import pytest
 from airflow_provider_oac.hooks.locks import OACLockTimeout, redis_lock
 from tests.servers import unique_lock_name
 
-pytestmark = pytest.mark.redis
+# serial: the leases and outages are timed in seconds (a 7.7 s outage of a 10 s lease).
+pytestmark = [pytest.mark.redis, pytest.mark.serial]
 
 
 def test_the_lease_is_renewed_through_an_outage_shorter_than_the_lease(own_redis):

@@ -16,7 +16,7 @@ from tests.helpers import login
 from tests.servers import postgres_lock_conn, reachable, redis_lock_conn
 from tests.stress.harness import STATE_DIR_ENV, StressResult, login_in, run_stress
 
-pytestmark = pytest.mark.stress
+pytestmark = [pytest.mark.stress, pytest.mark.serial]
 
 ACCESS_TOKEN_TTL = 1.0
 LIFETIMES = 52
