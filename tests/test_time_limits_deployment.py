@@ -25,7 +25,9 @@ from airflow_provider_oac.version_compat import AIRFLOW_V_3_3_PLUS
 from tests.deployment import AirflowDeployment
 from tests.test_real_scheduler import PASSWORD, cli_login
 
-pytestmark = [pytest.mark.deployment, pytest.mark.timeout(1500)]
+# serial: it measures when each wait ends (within a poll of its limit), so it runs alone after the
+# parallel part of make test (see docs/development.md).
+pytestmark = [pytest.mark.deployment, pytest.mark.serial, pytest.mark.timeout(1500)]
 
 LIMIT = 20
 POLL = 3
