@@ -1,5 +1,9 @@
 """Airflow imports that moved between 3.0 and 3.3, and the Task SDK calls whose behaviour differs
-by version, in one place. Version decisions come from :mod:`airflow_provider_oac.version_compat`."""
+by version, in one place. Version decisions come from :mod:`airflow_provider_oac.version_compat`.
+
+Every Airflow import here is function-local on purpose: this module is loaded outside Airflow's
+processes too (the CLI and the login writers reach it through ``token_store``), and which module
+holds a name depends on the installed Airflow."""
 
 from __future__ import annotations
 
