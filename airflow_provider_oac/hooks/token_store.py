@@ -45,6 +45,7 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 from airflow_provider_oac.auth.tokens import TokenSet
+from airflow_provider_oac.hooks import masking
 from airflow_provider_oac.hooks._airflow import (
     OACVariableError,
     delete_variable,
@@ -53,7 +54,6 @@ from airflow_provider_oac.hooks._airflow import (
     set_variable,
 )
 from airflow_provider_oac.hooks.config import login_key as login_key_for
-from airflow_provider_oac.hooks.masking import mask_generation
 
 VARIABLE_PREFIX = "oac_token__"
 _RECORD_VERSION = 1
@@ -374,7 +374,7 @@ def _orm_get_variable(key: str) -> str | None:
 
 def _mask(conn_id: str, record: TokenRecord, text: str | None) -> None:
     # Airflow masks the Variable's whole text too (its name says "token"): retired with the tokens.
-    mask_generation(
+    masking.mask_generation(
         (conn_id, record.login_key),
         record.access_token or record.refresh_token,
         record.access_token_expires_at or 0.0,
