@@ -30,6 +30,7 @@ def shadowing_source(conn_id: str) -> str | None:
     env_name = f"AIRFLOW_CONN_{conn_id.upper()}"
     if os.environ.get(env_name):
         return f"the environment variable {env_name}"
+    # lazy: Airflow; keeps the CLI start-up free of it
     from airflow.configuration import ensure_secrets_loaded
     from airflow.secrets.environment_variables import EnvironmentVariablesBackend
     from airflow.secrets.metastore import MetastoreBackend
@@ -75,6 +76,7 @@ def live_connection(conn_id: str) -> tuple[LiveConnection | None, str | None]:
     backend to know which one answered; the metadata database is read even after a hit, to find
     a row the hit hides. A database that cannot be opened is reported, never a traceback.
     """
+    # lazy: Airflow; keeps the CLI start-up free of it
     from airflow.configuration import ensure_secrets_loaded
     from airflow.secrets.environment_variables import EnvironmentVariablesBackend
     from airflow.secrets.metastore import MetastoreBackend
