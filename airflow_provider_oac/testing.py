@@ -149,6 +149,7 @@ def dag_bag(folder: Path | str) -> Any:
         # lazy: DagBag moved in Airflow 3.2
         from airflow.dag_processing.dagbag import DagBag
     else:
+        # lazy: DagBag before Airflow 3.2
         from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
     return DagBag(dag_folder=str(folder))
 

@@ -15,6 +15,7 @@ from typing import Any
 
 def existing_connection(conn_id: str) -> Any | None:
     """The connection as stored in the metadata database, or None."""
+    # lazy: Airflow; keeps the CLI start-up free of it
     from airflow.models.connection import Connection
     from airflow.utils.session import create_session
 
