@@ -41,7 +41,6 @@ def temporary_airflow_home(prefix: str, *, migrate: bool = True, log_level: str 
     unless ``migrate=False``), a dags folder for :func:`write_dag`, a token state directory and a
     new Fernet key, set in ``os.environ`` for this process and its children. Connections and
     variables defined in the environment are removed from it."""
-
     home = Path(tempfile.mkdtemp(prefix=f"oac-{prefix}-"))
     (home / "dags").mkdir()
     for name in [n for n in os.environ if n.startswith(("AIRFLOW_CONN_", "AIRFLOW_VAR_", "AIRFLOW__"))]:
@@ -69,7 +68,6 @@ def login(emulator: Any, conn_id: str = "oac_default", **extra: Any) -> Any:
     ``emulator`` is an ``EmulatorServer`` or anything with its ``url``, ``iam_url``, ``config``
     and ``control`` (such as :class:`EmulatorProcess`). Switches the emulator to auto-approval.
     """
-
     emulator.control.configure(auto_approve=True, device_interval=1)
     endpoints = IAMEndpoints.for_domain(emulator.iam_url)
     with requests.Session() as session:

@@ -39,7 +39,6 @@ import _env  # sets up AIRFLOW_HOME before Airflow is imported
 
 def one_login(emulator: Any, conn_id: str, interval: float) -> tuple[float, bool]:
     """Seconds from approval to the CLI's "Logged in" line; whether the connection exists then."""
-
     proc = subprocess.Popen(
         [str(Path(sys.executable).parent / "airflow-oac"), *cli_login_args(emulator, conn_id)],
         text=True,
@@ -78,7 +77,6 @@ def one_login(emulator: Any, conn_id: str, interval: float) -> tuple[float, bool
 def write_seconds(emulator: Any, repeats: int = 3) -> float:
     """How long writing the connection takes by itself (``save_login``, what the CLI calls once the
     tokens arrive): the part of the latency that is not waiting for a poll. Median of ``repeats``."""
-
     emulator.control.configure(auto_approve=True, device_interval=1)
     endpoints = IAMEndpoints.for_domain(emulator.iam_url)
     times = []

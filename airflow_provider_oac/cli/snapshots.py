@@ -334,7 +334,6 @@ def _check_timing(args: argparse.Namespace) -> None:
 def _read_password(args: argparse.Namespace, *, new: bool = False) -> str:
     """The snapshot password from --password-env or stdin. ``new`` (a create): Oracle's rule is
     enforced; else (a restore of an existing BAR, maybe older than the rule) it only warns."""
-
     if args.password_env is not None:
         value = os.environ.get(args.password_env)
         if not value:
@@ -386,7 +385,6 @@ def _wait(
 ) -> WorkRequest:
     """Wait with progress on stderr. A failed work request prints its JSON (with ``--json``) and
     fails with OAC's message; Ctrl-C stops waiting only (OAC cannot cancel)."""
-
     seen: dict[str, Any] = {}
 
     def on_poll(work_request: WorkRequest) -> None:

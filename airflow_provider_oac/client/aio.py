@@ -160,7 +160,6 @@ def _ssl_context(verify: bool | str) -> ssl.SSLContext:
     makes a client per waiting trigger: 1,000 triggers would hold 800 MB and block the event loop
     for 20 s. A shared SSLContext is safe across clients, threads and event loops.
     """
-
     if verify is True:
         return httpx.create_ssl_context()  # certifi, or SSL_CERT_FILE / SSL_CERT_DIR, as httpx does
     path = str(verify)

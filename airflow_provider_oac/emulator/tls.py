@@ -48,7 +48,6 @@ _CHUNK = 65536
 
 def make_self_signed(directory: Path, host: str = "127.0.0.1") -> tuple[Path, Path]:
     """A self-signed certificate for ``host`` (and ``localhost``) and its key, as PEM files."""
-
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "oac-emulator")])
     now = datetime.datetime.now(datetime.timezone.utc)
@@ -299,6 +298,5 @@ def _read_all(tls: ssl.SSLObject) -> bytes:
 
 def _close_uncleanly(raw: socket.socket) -> None:
     """Close without a TLS close_notify, with a TCP reset (SO_LINGER 0)."""
-
     with contextlib.suppress(OSError):
         raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))

@@ -199,7 +199,6 @@ def _masker_modules() -> tuple[str, str | None]:
 
 def _masker(module_name: str | None) -> Any:
     """The masker of ``module_name``, if it has the shape this module knows (a private API)."""
-
     if module_name is None:
         return None
     factory = getattr(importlib.import_module(module_name), "_secrets_masker", None)

@@ -194,7 +194,6 @@ class OACHook(BaseHook):
         """An async OAC client (httpx), built from sync code. From a coroutine use
         ``await hook.aget_async_client()``: building it here would read the connections on the
         event loop's thread."""
-
         # lazy: DAG-parse cost, see bench/parse_cost.py
         from airflow_provider_oac.client.aio import AsyncOACClient
 
@@ -346,7 +345,6 @@ class OACHook(BaseHook):
         Returns the :class:`~airflow_provider_oac.client.retention.PrunePlan`; after a real run its
         ``deleted`` lists the ids removed. Deletion runs oldest first and stops at the first error.
         """
-
         # lazy: DAG-parse cost, see bench/parse_cost.py
         from airflow_provider_oac.client.retention import (
             RetentionRule,
@@ -403,7 +401,6 @@ class OACHook(BaseHook):
 
     def test_connection(self) -> tuple[bool, str]:
         """Checks the URLs, one token refresh, one OAC call, and the login's remaining lifetime."""
-
         try:
             self.get_access_token()
             count = len(self.client.list_snapshots())

@@ -459,7 +459,6 @@ class OACRestoreSnapshotOperator(OACBaseOperator):
     ) -> None:
         """No restore was started (or a person will decide): the record as it was before the intent,
         so a new try does not take a second safety snapshot."""
-
         if safety_name and safety_snapshot_id:
             with contextlib.suppress(Exception):
                 record.set(

@@ -148,7 +148,6 @@ def resolve_settings(conn_id: str, settings: LoginSettings) -> OACConnectionConf
     """The form's settings completed from the existing connection and checked, before any network
     call; :class:`OACConfigError` names the field to fix. A connection of another type is refused
     rather than overwritten."""
-
     conn_id = check_conn_id(conn_id)
     existing = ExistingConnection.from_orm(existing_connection(conn_id), conn_id)
 
@@ -373,7 +372,6 @@ def _audit(handle: LoginHandle, outcome: str, detail: str) -> None:
 
 def list_oac_connections() -> list[str]:
     """Ids of the metadata database's OAC connections, for the page's picker."""
-
     with create_session() as session:
         rows = session.query(Connection.conn_id).filter(Connection.conn_type == CONN_TYPE).all()
         return sorted(row[0] for row in rows)
@@ -381,7 +379,6 @@ def list_oac_connections() -> list[str]:
 
 def connection_status(conn_id: str) -> ConnectionStatus | None:
     """What the page shows about an existing connection (no IAM call), or None if there is none."""
-
     conn_id = check_conn_id(conn_id)
     conn = existing_connection(conn_id)
     if conn is None:

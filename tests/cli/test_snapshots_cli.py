@@ -49,7 +49,6 @@ def with_password(*args: str) -> subprocess.CompletedProcess[str]:
 
 def make(name: str) -> str:
     """A finished snapshot called ``name``, made in-process with the hook (the CLI is what is tested)."""
-
     hook = OACHook(CONN)
     accepted = hook.create_snapshot(name, PASSWORD)
     work_request = hook.wait_for_work_request(accepted.work_request_id, poll_interval=0.05)

@@ -113,7 +113,6 @@ def test_an_untrusted_certificate_counts_as_not_sent_and_names_the_ca_bundle_fix
 
 def test_a_restore_whose_tls_answer_breaks_is_posted_once(emulator, front):
     """The issue's reproduction: the TLS answer of a restore breaks, five times in a row if asked."""
-
     source = _snapshot(emulator)
     route = "POST /api/20210901/system/actions/restoreSnapshot"
     emulator.control.add_fault(route, "tls_garbage_after_request", times=5)

@@ -118,7 +118,6 @@ def test_work_record_keys_fit_250_characters_for_250_character_dag_and_run_ids()
 def test_a_trigger_reads_the_connections_off_the_event_loop(emulator, monkeypatch):
     """Building the token manager reads the OAC and the lock connection (sync SDK calls): never on
     the event loop's own thread, where the triggerer's comms cannot answer them."""
-
     login(emulator, "oac_t_lockconn", lock_conn_id="oac_t_redis_lock")
     monkeypatch.setenv("AIRFLOW_CONN_OAC_T_REDIS_LOCK", "redis://127.0.0.1:6379/0")
     accepted = OACHook("oac_t_lockconn").create_snapshot("off-loop", "Snapshot-Pa55word!")

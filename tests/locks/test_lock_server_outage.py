@@ -64,7 +64,6 @@ def test_the_lease_is_renewed_through_an_outage_shorter_than_the_lease(own_redis
 def test_a_holder_whose_lease_ran_out_in_an_outage_refuses_to_go_on(own_redis):
     """Down longer than the lease: the key expired, so the lock is lost; check() says so once Redis
     answers again (the key is not ours), and while it does not (less than half the lease left)."""
-
     lease, name, conn = 3.0, unique_lock_name(), own_redis.conn()
     with redis_lock(conn, name, timeout=5, lease=lease) as lock:
         own_redis.kill()

@@ -207,7 +207,6 @@ def test_a_keepalive_extra_that_is_not_a_whole_number_is_a_config_error(pg_datab
 def test_a_holder_whose_session_the_server_ended_refuses_to_go_on(pg_lock, lock_name):
     """What the server does to a dead holder's session (keepalive gave up) happens here by
     pg_terminate_backend: the holder's check() then says the lock is lost instead of going on."""
-
     with postgres_advisory_lock(pg_lock, lock_name, timeout=5) as held:
         held.check("present the refresh token")
         assert lock_holders(pg_lock, lock_name) == 1

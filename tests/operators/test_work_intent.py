@@ -228,7 +228,6 @@ def test_a_failed_read_of_the_variable_record_does_not_send_the_restore_again(
     """On Airflow 3.0 to 3.2 the record is a Variable. The Task SDK's ``Variable.get(default=...)``
     answers the default when the API server fails (it logs the error and tries the next secrets
     backend): read that way, a retry whose record read failed saw no record and posted again."""
-
     real_init = WorkRecord.__init__
 
     def without_task_state_store(self, context):  # as on Airflow 3.0 to 3.2
