@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field
 from datetime import timezone
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
 
 from airflow_provider_oac import __version__
 from airflow_provider_oac.errors import OACResponseError, OACTimeoutError, OACTransportError
@@ -210,6 +211,7 @@ def send(
     verify: bool | str = True,
 ) -> HTTPResponse:
     """Execute ``request`` with ``requests``; map failures to :class:`OACTransportError`."""
+    # lazy: this module loads with the hook and at CLI start-up; see bench/parse_cost.py
     import requests
 
     # Every ``from None`` below is deliberate: library exceptions can embed the request (with its
@@ -248,6 +250,7 @@ async def asend(
     timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
 ) -> HTTPResponse:
     """Execute ``request`` with ``httpx``; map failures to :class:`OACTransportError`."""
+    # lazy: this module loads with the hook and at CLI start-up; see bench/parse_cost.py
     import httpx
 
     connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
@@ -362,8 +365,6 @@ def _in_handshake(exc: BaseException) -> bool:
 
 
 def _origin(url: str) -> str:
-    from urllib.parse import urlsplit
-
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
 

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import Asset
 
+from airflow_provider_oac.errors import OACConfigError
+
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
@@ -28,8 +30,6 @@ def snapshots_asset_uri(oac_conn_id: str = "oac_default") -> str:
     """``oac://<oac_conn_id>/snapshots``. Raises OACConfigError for a connection id that cannot
     stand in a URI (Airflow's own ids are letters, digits, ``_``, ``-`` and ``.``)."""
     if not isinstance(oac_conn_id, str) or not _CONN_ID_RE.fullmatch(oac_conn_id):
-        from airflow_provider_oac.errors import OACConfigError
-
         raise OACConfigError(
             f"oac_conn_id {oac_conn_id!r} cannot name an asset: use a connection id of letters, digits, "
             "'_', '-' and '.'."
@@ -53,7 +53,6 @@ def announce_snapshot(operator: Any, context: Context, *, snapshot_id: str | Non
     connection's snapshots asset, when that asset is among its outlets (others are left alone)."""
     if not operator.outlets:
         return
-    from airflow_provider_oac.errors import OACConfigError
 
     try:
         uri = snapshots_asset_uri(operator.oac_conn_id)

@@ -13,6 +13,7 @@ _EXAMPLE_IAM = "https://idcs-0123456789abcdef.identity.oraclecloud.com"
 
 
 def get_provider_info() -> dict[str, Any]:
+    # lazy: this function must import nothing at load (module docstring)
     from airflow_provider_oac import __version__
 
     return {

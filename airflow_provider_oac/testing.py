@@ -12,12 +12,22 @@ configuration once, on first import). Not for production DAGs.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
+
+import requests
+from cryptography.fernet import Fernet
+
+from airflow_provider_oac.auth.flows import poll_device_login, start_device_login
+from airflow_provider_oac.auth.protocol import IAMEndpoints
+from airflow_provider_oac.emulator import EmulatorConfig, EmulatorControl
+from airflow_provider_oac.login import NewLogin, save_login
 
 #: A snapshot password that meets Oracle's rule (14-50 characters, a number, an uppercase and a
 #: lowercase letter, a special character): the emulator refuses weaker ones, as OAC does.
@@ -31,8 +41,6 @@ def temporary_airflow_home(prefix: str, *, migrate: bool = True, log_level: str 
     unless ``migrate=False``), a dags folder for :func:`write_dag`, a token state directory and a
     new Fernet key, set in ``os.environ`` for this process and its children. Connections and
     variables defined in the environment are removed from it."""
-    from cryptography.fernet import Fernet
-
     home = Path(tempfile.mkdtemp(prefix=f"oac-{prefix}-"))
     (home / "dags").mkdir()
     for name in [n for n in os.environ if n.startswith(("AIRFLOW_CONN_", "AIRFLOW_VAR_", "AIRFLOW__"))]:
@@ -60,12 +68,6 @@ def login(emulator: Any, conn_id: str = "oac_default", **extra: Any) -> Any:
     ``emulator`` is an ``EmulatorServer`` or anything with its ``url``, ``iam_url``, ``config``
     and ``control`` (such as :class:`EmulatorProcess`). Switches the emulator to auto-approval.
     """
-    import requests
-
-    from airflow_provider_oac.auth.flows import poll_device_login, start_device_login
-    from airflow_provider_oac.auth.protocol import IAMEndpoints
-    from airflow_provider_oac.login import NewLogin, save_login
-
     emulator.control.configure(auto_approve=True, device_interval=1)
     endpoints = IAMEndpoints.for_domain(emulator.iam_url)
     with requests.Session() as session:
@@ -138,11 +140,14 @@ def write_dag(dag_id: str, tasks: str, *, retries: int = 0, imports: str = "") -
 
 def dag_bag(folder: Path | str) -> Any:
     """Airflow's DagBag of ``folder`` (airflow.dag_processing.dagbag from 3.2, airflow.models before)."""
+    # lazy: Airflow reads AIRFLOW_HOME on import; temporary_airflow_home() sets it first
     from airflow_provider_oac.version_compat import AIRFLOW_V_3_2_PLUS
 
     if AIRFLOW_V_3_2_PLUS:
+        # lazy: DagBag moved in Airflow 3.2
         from airflow.dag_processing.dagbag import DagBag
     else:
+        # lazy: DagBag before Airflow 3.2
         from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
     return DagBag(dag_folder=str(folder))
 
@@ -159,11 +164,6 @@ class EmulatorProcess:
         self._proc: subprocess.Popen[str] | None = None
 
     def __enter__(self) -> EmulatorProcess:
-        import socket
-        import time
-
-        from airflow_provider_oac.emulator import EmulatorConfig, EmulatorControl
-
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]

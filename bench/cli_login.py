@@ -24,14 +24,21 @@ import time
 from pathlib import Path
 from typing import Any
 
+import requests
+
+from airflow_provider_oac.auth.flows import poll_device_login, start_device_login
+from airflow_provider_oac.auth.protocol import IAMEndpoints
+from airflow_provider_oac.emulator import EmulatorConfig, EmulatorServer
+from airflow_provider_oac.login import NewLogin, save_login
+from airflow_provider_oac.login.connections import existing_connection
+from airflow_provider_oac.testing import cli_login_args
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _env  # sets up AIRFLOW_HOME before Airflow is imported
 
 
 def one_login(emulator: Any, conn_id: str, interval: float) -> tuple[float, bool]:
     """Seconds from approval to the CLI's "Logged in" line; whether the connection exists then."""
-    from airflow_provider_oac.testing import cli_login_args
-
     proc = subprocess.Popen(
         [str(Path(sys.executable).parent / "airflow-oac"), *cli_login_args(emulator, conn_id)],
         text=True,
@@ -63,7 +70,6 @@ def one_login(emulator: Any, conn_id: str, interval: float) -> tuple[float, bool
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    from airflow_provider_oac.login.connections import existing_connection
 
     return written, existing_connection(conn_id) is not None
 
@@ -71,12 +77,6 @@ def one_login(emulator: Any, conn_id: str, interval: float) -> tuple[float, bool
 def write_seconds(emulator: Any, repeats: int = 3) -> float:
     """How long writing the connection takes by itself (``save_login``, what the CLI calls once the
     tokens arrive): the part of the latency that is not waiting for a poll. Median of ``repeats``."""
-    import requests
-
-    from airflow_provider_oac.auth.flows import poll_device_login, start_device_login
-    from airflow_provider_oac.auth.protocol import IAMEndpoints
-    from airflow_provider_oac.login import NewLogin, save_login
-
     emulator.control.configure(auto_approve=True, device_interval=1)
     endpoints = IAMEndpoints.for_domain(emulator.iam_url)
     times = []
@@ -109,7 +109,6 @@ def main() -> int:
     args = parser.parse_args()
 
     _env.airflow_home("cli-login")
-    from airflow_provider_oac.emulator import EmulatorConfig, EmulatorServer
 
     rows: list[list[object]] = []
     met = True

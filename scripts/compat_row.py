@@ -162,25 +162,12 @@ def check_unit(workers: int) -> dict[str, Any]:
 
 
 def cli_login(deployment: Any, emulator: Any) -> None:
+    from airflow_provider_oac.testing import cli_login_args
     from tests.deployment import BIN
 
     emulator.control.configure(auto_approve=True, device_interval=1)
     proc = subprocess.run(
-        [
-            str(BIN / "airflow-oac"),
-            "login",
-            "--oac-url",
-            emulator.url,
-            "--iam-url",
-            emulator.iam_url,
-            "--client-id",
-            emulator.config.client_id,
-            "--scope",
-            emulator.config.scope,
-            "--bucket",
-            "compat-bucket",
-            "--no-browser",
-        ],
+        [str(BIN / "airflow-oac"), *cli_login_args(emulator), "--bucket", "compat-bucket"],
         env=deployment.env,
         text=True,
         capture_output=True,

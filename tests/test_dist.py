@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from airflow_provider_oac import __version__
 from tests.conftest import REPO
 
 UV = Path(sys.executable).parent / "uv"
@@ -27,8 +28,6 @@ def run(*args: str | Path, cwd: Path, env: dict[str, str] | None = None, timeout
 
 
 def test_the_built_wheel_installs_into_a_clean_venv_and_airflow_finds_the_provider(tmp_path):
-    from airflow_provider_oac import __version__
-
     run(UV, "build", "--quiet", "--no-build-isolation", "--python", sys.executable, "--wheel",
         "--out-dir", tmp_path / "dist", REPO, cwd=REPO)  # fmt: skip
     [wheel] = (tmp_path / "dist").glob("*.whl")

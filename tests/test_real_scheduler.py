@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from airflow_provider_oac.testing import cli_login_args
 from tests.deployment import BIN, AirflowDeployment, example_dags_folder
 
 pytestmark = [pytest.mark.scheduler, pytest.mark.timeout(900)]
@@ -23,21 +24,7 @@ PASSWORD = "Known-Snapshot-Pa55word-7f3a"
 def cli_login(deployment: AirflowDeployment, emulator) -> None:
     emulator.control.configure(auto_approve=True, device_interval=1, work_request_seconds=2)
     result = subprocess.run(
-        [
-            str(BIN / "airflow-oac"),
-            "login",
-            "--oac-url",
-            emulator.url,
-            "--iam-url",
-            emulator.iam_url,
-            "--client-id",
-            emulator.config.client_id,
-            "--scope",
-            emulator.config.scope,
-            "--bucket",
-            "real-scheduler-bucket",
-            "--no-browser",
-        ],
+        [str(BIN / "airflow-oac"), *cli_login_args(emulator), "--bucket", "real-scheduler-bucket"],
         env=deployment.env,
         text=True,
         capture_output=True,

@@ -54,6 +54,7 @@ _FLOWS = frozenset(
 
 def __getattr__(name: str) -> Any:
     if name in _FLOWS:
+        # lazy: the HTTP drivers load on first use (module docstring)
         from airflow_provider_oac.auth import flows
 
         return getattr(flows, name)

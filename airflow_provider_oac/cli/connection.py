@@ -6,6 +6,8 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_oac.cli.common import EXIT_USAGE, CLIError
+from airflow_provider_oac.hooks.config import connection_config, connection_extra
+from airflow_provider_oac.login.connections import env_variable_name, live_connection
 
 if TYPE_CHECKING:
     from airflow_provider_oac.hooks.oac import OACHook
@@ -15,9 +17,8 @@ if TYPE_CHECKING:
 def connection_hook(conn_id: str, *, require_refresh_token: bool = True) -> tuple[OACHook, LiveConnection]:
     """An OACHook on the definition of ``conn_id`` that tasks get (Airflow's order: secrets
     backend, ``AIRFLOW_CONN_<ID>``, metadata database), and where it was found."""
-    from airflow_provider_oac.hooks.config import connection_config, connection_extra
+    # lazy: hooks.oac imports Airflow; keeps the CLI start-up free of it
     from airflow_provider_oac.hooks.oac import OACHook
-    from airflow_provider_oac.login.connections import env_variable_name, live_connection
 
     live, database_error = live_connection(conn_id)
     if live is None:
@@ -63,6 +64,7 @@ def token_store_problem(hook: Any) -> str | None:
     refresh token is unknown, and the connection's own one may have been spent by a task: using
     it could end the login, so callers stop instead.
     """
+    # lazy: CLI start-up time (airflow-oac --help)
     from airflow_provider_oac.hooks.token_store import VariableTokenStore
 
     try:

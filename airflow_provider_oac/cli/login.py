@@ -12,12 +12,23 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_oac.cli.common import EXIT_OK, CLIError, conn_id_flag, conn_id_of, progress, say, when
 from airflow_provider_oac.errors import OACConfigError
+from airflow_provider_oac.hooks.config import API_KEY_STORAGE_AUTH, api_key_storage_auth_message
+from airflow_provider_oac.login import (
+    NewLogin,
+    complete_settings,
+    connection_without_login,
+    printed_connection,
+    save_login,
+    save_login_via_api,
+)
+from airflow_provider_oac.login.connections import existing_connection
+from airflow_provider_oac.login.settings import ExistingConnection
+from airflow_provider_oac.validation import validate_iam_url, validate_oac_url
 
 if TYPE_CHECKING:
     from airflow_provider_oac.auth.tokens import TokenSet
     from airflow_provider_oac.cli.login_destination import LoginDestination
     from airflow_provider_oac.hooks.config import OACConnectionConfig
-    from airflow_provider_oac.login.settings import ExistingConnection
 
 
 def add_parser(commands: Any) -> None:
@@ -95,11 +106,8 @@ def add_parser(commands: Any) -> None:
 
 
 def cmd_login(args: argparse.Namespace) -> int:
+    # lazy: CLI start-up time (airflow-oac --help)
     from airflow_provider_oac.cli.login_destination import Kind, login_destination
-    from airflow_provider_oac.hooks.config import API_KEY_STORAGE_AUTH, api_key_storage_auth_message
-    from airflow_provider_oac.login import NewLogin, complete_settings, save_login, save_login_via_api
-    from airflow_provider_oac.login.settings import ExistingConnection
-    from airflow_provider_oac.validation import validate_iam_url, validate_oac_url
 
     conn_id = conn_id_of(args)
     # Every flag is checked before the first network call (the API's, then IAM's).
@@ -174,6 +182,7 @@ def cmd_login(args: argparse.Namespace) -> int:
 
 def _device_login(config: OACConnectionConfig, *, no_browser: bool, say: Callable[[str], None]) -> TokenSet:
     """Run the device flow for ``config`` and return the tokens."""
+    # lazy: CLI start-up time (airflow-oac --help)
     import requests
 
     from airflow_provider_oac.auth.flows import poll_device_login, start_device_login
@@ -209,8 +218,8 @@ def _print_login(
     extra_updates: dict[str, Any],
 ) -> int:
     """--print-env / --print-json: stdout gets only the connection; everything else goes to stderr."""
+    # lazy: CLI start-up time (airflow-oac --help)
     from airflow_provider_oac.cli.login_destination import render
-    from airflow_provider_oac.login import NewLogin, connection_without_login, printed_connection
 
     if not destination.runs_login:
         connection = connection_without_login(config, extra_updates)
@@ -237,8 +246,6 @@ def _print_login(
 
 
 def _existing_or_none(conn_id: str) -> Any | None:
-    from airflow_provider_oac.login.connections import existing_connection
-
     try:
         return existing_connection(conn_id)
     except Exception as exc:
@@ -254,6 +261,7 @@ def _open_browser(url: str) -> None:
     )
     if not has_display:
         return
+    # lazy: CLI start-up time (airflow-oac --help)
     import webbrowser
 
     try:

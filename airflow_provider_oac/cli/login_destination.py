@@ -17,6 +17,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_oac.errors import OACConfigError
+from airflow_provider_oac.validation import require_text
 
 if TYPE_CHECKING:
     import argparse
@@ -105,13 +106,13 @@ def login_destination(args: argparse.Namespace, conn_id: str) -> LoginDestinatio
 
 def api_from_flags(args: argparse.Namespace, conn_id: str) -> AirflowAPI:
     """Airflow's REST API that ``--api-url`` and its credential flags name, checked; no network call."""
+    # lazy: CLI start-up time (airflow-oac --help)
     from airflow_provider_oac.login.airflow_api import (
         AirflowAPI,
         AirflowAPICredentials,
         validate_api_conn_id,
         validate_api_url,
     )
-    from airflow_provider_oac.validation import require_text
 
     url = validate_api_url(args.api_url)
     validate_api_conn_id(conn_id)

@@ -9,6 +9,7 @@ from typing import Any
 from airflow_provider_oac.cli.common import EXIT_OK, CLIError, conn_id_flag, say
 from airflow_provider_oac.cli.connection import connection_hook, shadow_warning, token_store_problem
 from airflow_provider_oac.errors import OACError
+from airflow_provider_oac.login import clear_login, forget_stored_tokens
 
 
 def add_parser(commands: Any) -> None:
@@ -18,8 +19,6 @@ def add_parser(commands: Any) -> None:
 
 
 def cmd_logout(args: argparse.Namespace) -> int:
-    from airflow_provider_oac.login import clear_login, forget_stored_tokens
-
     hook, live = connection_hook(args.conn_id, require_refresh_token=False)
     config = hook.config
     problem = token_store_problem(hook) if config.refresh_token else None
@@ -36,6 +35,7 @@ def cmd_logout(args: argparse.Namespace) -> int:
     if config.refresh_token:
         record = hook.token_manager.stored_record()
         refresh_token = record.refresh_token if record else config.refresh_token
+        # lazy: CLI start-up time (airflow-oac --help)
         import requests
 
         from airflow_provider_oac.auth.flows import revoke_refresh_token

@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_parser(commands)
     logout.add_parser(commands)
     emulator = commands.add_parser("emulator", help="run the local OAC + IAM emulator (for demos and tests)")
+    # lazy: CLI start-up time (airflow-oac --help)
     from airflow_provider_oac.emulator.cli import add_arguments
 
     add_arguments(emulator)
@@ -72,6 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _fail(args: argparse.Namespace, exc: BaseException, message: str, code: int) -> int:
     if getattr(args, "debug", False):
+        # lazy: only when a command crashes
         import traceback
 
         traceback.print_exception(exc)
@@ -80,6 +82,7 @@ def _fail(args: argparse.Namespace, exc: BaseException, message: str, code: int)
 
 
 def cmd_emulator(args: argparse.Namespace) -> int:
+    # lazy: CLI start-up time (airflow-oac --help)
     from airflow_provider_oac.emulator.cli import run
 
     return run(args)

@@ -28,6 +28,20 @@ from airflow_provider_oac.cli.common import (
     when_datetime,
 )
 from airflow_provider_oac.cli.connection import connection_hook, shadow_warning, token_store_problem
+from airflow_provider_oac.errors import (
+    OACConfigError,
+    OACOutcomeUnknownError,
+    OACWorkRequestFailed,
+    OACWorkRequestTimeout,
+)
+from airflow_provider_oac.validation import (
+    existing_password_warning,
+    validate_new_snapshot_password,
+    validate_password,
+    validate_positive_number,
+    validate_resource_id,
+    validate_snapshot_name,
+)
 
 if TYPE_CHECKING:
     from airflow_provider_oac.client.models import Snapshot, WorkRequest
@@ -180,6 +194,7 @@ def _wait_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    # lazy: CLI start-up time (airflow-oac --help)
     from airflow_provider_oac.client.retention import SnapshotFilter, snapshot_as_dict
 
     selection = SnapshotFilter(name=args.name, name_pattern=args.name_pattern)  # checked before any call
@@ -201,8 +216,6 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_get(args: argparse.Namespace) -> int:
-    from airflow_provider_oac.validation import validate_resource_id
-
     snapshot_id = validate_resource_id(args.snapshot_id, "SNAPSHOT_ID")
     snapshot = _hook(args).get_snapshot(snapshot_id)
     if args.json:
@@ -216,9 +229,6 @@ def cmd_get(args: argparse.Namespace) -> int:
 
 
 def cmd_create(args: argparse.Namespace) -> int:
-    from airflow_provider_oac.errors import OACConfigError, OACOutcomeUnknownError
-    from airflow_provider_oac.validation import validate_snapshot_name
-
     name = validate_snapshot_name(args.name, "--name")
     _check_timing(args)
     password = _read_password(args, new=True)
@@ -251,9 +261,6 @@ def cmd_create(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from airflow_provider_oac.errors import OACOutcomeUnknownError
-    from airflow_provider_oac.validation import validate_resource_id, validate_snapshot_name
-
     if (args.snapshot_id is None) == (args.name is None):
         raise CLIError("give either SNAPSHOT_ID or --name (the newest snapshot of that name).", EXIT_USAGE)
     _check_timing(args)
@@ -297,8 +304,6 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    from airflow_provider_oac.validation import validate_resource_id
-
     snapshot_id = validate_resource_id(args.snapshot_id, "SNAPSHOT_ID")
     _require_confirmation_possible(args)
     hook = _hook(args)
@@ -397,8 +402,6 @@ class _StderrLog:
 
 
 def cmd_wait(args: argparse.Namespace) -> int:
-    from airflow_provider_oac.validation import validate_resource_id
-
     work_request_id = validate_resource_id(args.work_request_id, "WORK_REQUEST_ID")
     _check_timing(args)
     hook = _hook(args)
@@ -437,8 +440,6 @@ def _hook_for(conn_id: str) -> OACHook:
 
 
 def _check_timing(args: argparse.Namespace) -> None:
-    from airflow_provider_oac.validation import validate_positive_number
-
     validate_positive_number(args.poll_interval, "--poll-interval")
     if args.timeout is not None:
         validate_positive_number(args.timeout, "--timeout")
@@ -447,12 +448,6 @@ def _check_timing(args: argparse.Namespace) -> None:
 def _read_password(args: argparse.Namespace, *, new: bool = False) -> str:
     """The snapshot password from --password-env or stdin. ``new`` (a create): Oracle's rule is
     enforced; else (a restore of an existing BAR, maybe older than the rule) it only warns."""
-    from airflow_provider_oac.validation import (
-        existing_password_warning,
-        validate_new_snapshot_password,
-        validate_password,
-    )
-
     if args.password_env is not None:
         value = os.environ.get(args.password_env)
         if not value:
@@ -461,6 +456,7 @@ def _read_password(args: argparse.Namespace, *, new: bool = False) -> str:
                 EXIT_USAGE,
             )
     elif sys.stdin.isatty():
+        # lazy: CLI start-up time (airflow-oac --help)
         import getpass
 
         value = getpass.getpass("Snapshot password: ")
@@ -503,8 +499,6 @@ def _wait(
 ) -> WorkRequest:
     """Wait with progress on stderr. A failed work request prints its JSON (with ``--json``) and
     fails with OAC's message; Ctrl-C stops waiting only (OAC cannot cancel)."""
-    from airflow_provider_oac.errors import OACWorkRequestFailed, OACWorkRequestTimeout
-
     seen: dict[str, Any] = {}
 
     def on_poll(work_request: WorkRequest) -> None:
@@ -547,6 +541,7 @@ def _done(args: argparse.Namespace, result: dict[str, Any], message: str) -> int
 
 
 def _snapshot_details(snapshot: Snapshot) -> dict[str, Any]:
+    # lazy: CLI start-up time (airflow-oac --help)
     from airflow_provider_oac.client.retention import snapshot_as_dict
 
     storage = snapshot.storage

@@ -7,6 +7,7 @@ import argparse
 import json
 from typing import Any
 
+from airflow_provider_oac.auth.tokens import decode_jwt_claims
 from airflow_provider_oac.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
@@ -19,6 +20,13 @@ from airflow_provider_oac.cli.common import (
 )
 from airflow_provider_oac.cli.connection import connection_hook, shadow_warning, token_store_problem
 from airflow_provider_oac.errors import OACConfigError
+from airflow_provider_oac.hooks.config import (
+    API_KEY_STORAGE_AUTH,
+    api_key_storage_auth_message,
+    connection_config,
+    parse_extra,
+)
+from airflow_provider_oac.login import MASKED
 
 
 def add_parser(commands: Any) -> None:
@@ -68,7 +76,6 @@ def cmd_status(args: argparse.Namespace) -> int:
         say(f"Warning: {warning}")
     for line in _status_notes(config.conn_id, live):
         say(line)
-    from airflow_provider_oac.hooks.config import API_KEY_STORAGE_AUTH, api_key_storage_auth_message
 
     if config.storage_auth_type == API_KEY_STORAGE_AUTH:
         say("Warning: " + api_key_storage_auth_message("Extra 'storage_auth_type'"))
@@ -88,7 +95,6 @@ def cmd_status(args: argparse.Namespace) -> int:
     manager.invalidate_current()
     access_token = manager.get_access_token()
     record = manager.stored_record()
-    from airflow_provider_oac.auth.tokens import decode_jwt_claims
 
     claims = decode_jwt_claims(access_token)
     subject = claims.get("sub") or config.subject
@@ -113,10 +119,9 @@ def _status_via_api(args: argparse.Namespace) -> int:
     only, and the refresh token and the tokens in the Variables as ``***``: no refresh is tried
     (it would need the newest refresh token), and the last one is read from the Variables'
     visible fields when the API shows them."""
+    # lazy: CLI start-up time (airflow-oac --help)
     from airflow_provider_oac.cli.login_destination import api_from_flags
-    from airflow_provider_oac.hooks.config import connection_config, parse_extra
     from airflow_provider_oac.hooks.token_store import VARIABLE_PREFIX
-    from airflow_provider_oac.login import MASKED
 
     conn_id = conn_id_of(args)
     api = api_from_flags(args, conn_id)
@@ -213,6 +218,7 @@ def _status_notes(conn_id: str, live: Any) -> list[str]:
 def _workers_backend() -> str | None:
     """``[workers] secrets_backend``: tasks look there first; this process cannot."""
     try:
+        # lazy: Airflow; keeps the CLI start-up free of it
         from airflow.configuration import conf
 
         return conf.get("workers", "secrets_backend", fallback="") or None

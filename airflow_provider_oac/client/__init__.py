@@ -54,10 +54,12 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name == "OACClient":
+        # lazy: requests/httpx; the package is imported for its models alone
         from airflow_provider_oac.client.sync import OACClient
 
         return OACClient
     if name == "AsyncOACClient":
+        # lazy: requests/httpx; the package is imported for its models alone
         from airflow_provider_oac.client.aio import AsyncOACClient
 
         return AsyncOACClient

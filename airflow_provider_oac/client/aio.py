@@ -6,9 +6,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import ssl
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
+
+import httpx
 
 from airflow_provider_oac import _http
 from airflow_provider_oac.client import protocol
@@ -17,11 +20,6 @@ from airflow_provider_oac.client.models import Accepted, Snapshot, SnapshotStora
 from airflow_provider_oac.client.operations import Flow, Operations
 from airflow_provider_oac.client.protocol import RetryPolicy
 from airflow_provider_oac.errors import OACConfigError
-
-if TYPE_CHECKING:
-    import ssl
-
-    import httpx
 
 _T = TypeVar("_T")
 
@@ -60,8 +58,6 @@ class AsyncOACClient:
         self._clock = clock
         self._owns_client = client is None
         if client is None:
-            import httpx
-
             client = httpx.AsyncClient(verify=_ssl_context(verify))
         self._client = client
 
@@ -164,10 +160,6 @@ def _ssl_context(verify: bool | str) -> ssl.SSLContext:
     makes a client per waiting trigger: 1,000 triggers would hold 800 MB and block the event loop
     for 20 s. A shared SSLContext is safe across clients, threads and event loops.
     """
-    import ssl
-
-    import httpx
-
     if verify is True:
         return httpx.create_ssl_context()  # certifi, or SSL_CERT_FILE / SSL_CERT_DIR, as httpx does
     path = str(verify)

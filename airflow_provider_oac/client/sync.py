@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
+
+import requests
 
 from airflow_provider_oac import _http
 from airflow_provider_oac.client import protocol
@@ -13,9 +15,6 @@ from airflow_provider_oac.client.models import Accepted, Snapshot, SnapshotStora
 from airflow_provider_oac.client.operations import Flow, Operations
 from airflow_provider_oac.client.protocol import RetryPolicy
 from airflow_provider_oac.errors import OACConfigError
-
-if TYPE_CHECKING:
-    import requests
 
 _T = TypeVar("_T")
 
@@ -59,8 +58,6 @@ class OACClient:
         self._clock = clock
         self._owns_session = session is None
         if session is None:
-            import requests
-
             session = requests.Session()
         self._session = session
 

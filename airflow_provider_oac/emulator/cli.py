@@ -91,6 +91,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Start the emulator as ``args`` say, print how to connect, serve until Ctrl-C; the exit code."""
+    # lazy: airflow-oac --help builds this parser; the server loads only to run
     from airflow_provider_oac.emulator.config import EmulatorConfig
     from airflow_provider_oac.emulator.server import EmulatorServer
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    import requests
+import requests
 
 
 class EmulatorControlError(RuntimeError):
@@ -25,8 +24,6 @@ class EmulatorControl:
         return f"EmulatorControl({self.base_url!r})"
 
     def _call(self, method: str, name: str, payload: dict[str, Any] | None = None) -> Any:
-        import requests
-
         if self._session is None:
             self._session = requests.Session()
             # Loopback only: an HTTP(S)_PROXY from the environment must not capture these calls.

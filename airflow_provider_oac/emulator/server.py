@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -100,6 +101,7 @@ class EmulatorServer:
         """Start serving and return once the server answers; ``OSError`` if the port is taken."""
         if self._thread is not None:
             raise RuntimeError("the emulator is already started")
+        # lazy: FastAPI/uvicorn and the state load only to serve (tests/emulator/test_emulator_control.py)
         import uvicorn
 
         from airflow_provider_oac.emulator.app import create_app
@@ -135,8 +137,6 @@ class EmulatorServer:
         return self
 
     def _serve(self) -> None:
-        import asyncio
-
         try:
             asyncio.run(self._uvicorn.serve(sockets=[self._socket]))
         except BaseException as exc:  # reported by start(); a daemon thread has nowhere else to say it

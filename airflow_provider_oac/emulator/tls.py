@@ -24,11 +24,17 @@ import selectors
 import shutil
 import socket
 import ssl
+import struct
 import tempfile
 import threading
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 if TYPE_CHECKING:
     from airflow_provider_oac.emulator.config import EmulatorConfig
@@ -42,11 +48,6 @@ _CHUNK = 65536
 
 def make_self_signed(directory: Path, host: str = "127.0.0.1") -> tuple[Path, Path]:
     """A self-signed certificate for ``host`` (and ``localhost``) and its key, as PEM files."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "oac-emulator")])
     now = datetime.datetime.now(datetime.timezone.utc)
@@ -297,7 +298,5 @@ def _read_all(tls: ssl.SSLObject) -> bytes:
 
 def _close_uncleanly(raw: socket.socket) -> None:
     """Close without a TLS close_notify, with a TCP reset (SO_LINGER 0)."""
-    import struct
-
     with contextlib.suppress(OSError):
         raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))

@@ -1,5 +1,9 @@
 """Airflow imports that moved between 3.0 and 3.3, and the Task SDK calls whose behaviour differs
-by version, in one place. Version decisions come from :mod:`airflow_provider_oac.version_compat`."""
+by version, in one place. Version decisions come from :mod:`airflow_provider_oac.version_compat`.
+
+Every Airflow import here is function-local on purpose: this module is loaded outside Airflow's
+processes too (the CLI and the login writers reach it through ``token_store``), and which module
+holds a name depends on the installed Airflow."""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ def mask_secret(value: str | None) -> None:
     if not value:
         return
     # airflow.sdk.log on every supported Airflow; common-compat 1.17's sdk module lacks it.
+    # lazy: Airflow, see the module docstring
     from airflow.sdk.log import mask_secret as _mask
 
     _mask(value)
@@ -25,18 +30,21 @@ def mask_secret(value: str | None) -> None:
 
 def fail_exception() -> type[Exception]:
     """AirflowFailException: fails the task without retries."""
+    # lazy: Airflow, see the module docstring
     from airflow.providers.common.compat.sdk import AirflowFailException
 
     return AirflowFailException
 
 
 def airflow_exception() -> type[Exception]:
+    # lazy: Airflow, see the module docstring
     from airflow.providers.common.compat.sdk import AirflowException
 
     return AirflowException
 
 
 def conf_getboolean(section: str, key: str, fallback: bool) -> Any:
+    # lazy: Airflow, see the module docstring
     from airflow.providers.common.compat.sdk import conf
 
     return conf.getboolean(section, key, fallback=fallback)
@@ -73,10 +81,12 @@ async def run_sync_sdk(func: Callable[[], T]) -> T:
     loop against the first loop's socket, and fails or gets another request's answer. 3.3's
     comms take sync calls from any thread.
     """
+    # lazy: Airflow, see the module docstring
     from airflow_provider_oac.version_compat import AIRFLOW_V_3_3_PLUS
 
     if AIRFLOW_V_3_3_PLUS:
         return await asyncio.to_thread(func)
+    # lazy: asgiref, only before Airflow 3.3
     from asgiref.sync import sync_to_async
 
     # Not thread-sensitive: a slow refresh (IAM backoff, a lock wait) must not hold the one
@@ -85,6 +95,7 @@ async def run_sync_sdk(func: Callable[[], T]) -> T:
 
 
 def _comms() -> Any:
+    # lazy: Airflow, see the module docstring
     from airflow.sdk.execution_time import task_runner
 
     return task_runner.SUPERVISOR_COMMS
@@ -105,6 +116,7 @@ def get_variable(key: str) -> str | None:
     fall back to a spent refresh token). Secrets backends and ``AIRFLOW_VAR_*`` are skipped on
     purpose: what this provider writes lives in the metadata database only.
     """
+    # lazy: Airflow, see the module docstring
     from airflow.sdk.exceptions import ErrorType
     from airflow.sdk.execution_time.comms import ErrorResponse, GetVariable, VariableResult
 
@@ -124,6 +136,7 @@ def get_variable(key: str) -> str | None:
 def set_variable(key: str, value: str, description: str | None = None) -> None:
     """Write Variable ``key`` through the supervisor; raises :class:`OACVariableError` on failure
     (``Variable.set`` before 3.3 logs a failed write and returns as if it had worked)."""
+    # lazy: Airflow, see the module docstring
     from airflow.sdk.execution_time.comms import ErrorResponse, PutVariable
 
     try:
@@ -139,6 +152,7 @@ def set_variable(key: str, value: str, description: str | None = None) -> None:
 
 def delete_variable(key: str) -> None:
     """Delete Variable ``key`` through the supervisor (absent is fine)."""
+    # lazy: Airflow, see the module docstring
     from airflow.sdk.execution_time.comms import DeleteVariable, ErrorResponse
 
     response = _comms().send(DeleteVariable(key=key))
@@ -148,9 +162,11 @@ def delete_variable(key: str) -> None:
 
 
 def _forget_cached_variable(key: str) -> None:
+    # lazy: Airflow, see the module docstring
     from airflow_provider_oac.version_compat import AIRFLOW_V_3_1_PLUS
 
     if AIRFLOW_V_3_1_PLUS:  # Task SDK 1.1 added a process-wide secrets cache
+        # lazy: Airflow, see the module docstring
         from airflow.sdk.execution_time.cache import SecretCache
 
         SecretCache.invalidate_variable(key)

@@ -154,6 +154,7 @@ def postgres_advisory_lock(lock_conn: Any, name: str, timeout: float) -> Iterato
     reach it directly, not through a transaction-pooling PgBouncer (it would move the session).
     """
     try:
+        # lazy: optional dependency (an extra), needed only when this lock is configured
         import psycopg2
         import psycopg2.errors
     except ImportError:
@@ -246,6 +247,7 @@ def _server_keepalives(connection: Any, options: dict[str, Any]) -> None:
     host died or was cut off, and so releases its lock. ``client_connection_check_interval``
     (PostgreSQL 14+) also ends a dead *waiter* blocked in ``pg_advisory_lock``, which would
     otherwise be granted the lock and keep it. A server that lacks a setting keeps its default."""
+    # lazy: optional dependency (an extra), needed only when this lock is configured
     import psycopg2
 
     settings = {"tcp_user_timeout": options["tcp_user_timeout"]}
@@ -270,6 +272,7 @@ class _PostgresSession(HeldLock):
         self._where = where
 
     def check(self, action: str) -> None:
+        # lazy: optional dependency (an extra), needed only when this lock is configured
         import psycopg2
 
         try:
@@ -307,6 +310,7 @@ def redis_lock(
     yielded :class:`HeldLock` then refuses (see :class:`_RedisLease`).
     """
     try:
+        # lazy: optional dependency (an extra), needed only when this lock is configured
         import redis
         from redis.backoff import ExponentialBackoff
         from redis.retry import Retry
@@ -412,6 +416,7 @@ class _RedisLease(HeldLock):
     def renew(self) -> None:
         """Extend the lease (raises LockNotOwnedError, and marks the lock lost, if the key no
         longer holds our token; other RedisErrors if Redis cannot be reached)."""
+        # lazy: optional dependency (an extra), needed only when this lock is configured
         from redis.exceptions import LockNotOwnedError
 
         sent = time.monotonic()
@@ -430,6 +435,7 @@ class _RedisLease(HeldLock):
             return self.valid_until - time.monotonic()
 
     def check(self, action: str) -> None:
+        # lazy: optional dependency (an extra), needed only when this lock is configured
         import redis
 
         if self.lost is None:
@@ -452,6 +458,7 @@ class _RedisLease(HeldLock):
 def _renew_lease(held: _RedisLease, stop: threading.Event) -> None:
     """Renew every third of the lease until released; through an outage, try again every tenth of
     it (1 s at most). Stops early only when the lock is lost (the key no longer ours)."""
+    # lazy: optional dependency (an extra), needed only when this lock is configured
     import redis
 
     wait = held.lease / 3

@@ -29,6 +29,7 @@ a real triggerer for every token the emulator issued.
 
 from __future__ import annotations
 
+import importlib
 import re
 import threading
 from collections.abc import Iterable
@@ -183,6 +184,7 @@ def _masker_modules() -> tuple[str, str | None]:
     when the ORM loads a Variable, e.g. in the CLI or the API server; 3.0 has only the SDK's).
     Checked in task-sdk 1.0.6, 1.1.8, 1.2.2, 1.3.2 and core 3.0.6, 3.1.8, 3.2.2, 3.3.2: a ``patterns``
     set and a ``replacer`` regex that ``add_mask`` adds to, then recompiles from the whole set."""
+    # lazy: Airflow (version_compat); the CLI loads this module outside Airflow
     from airflow_provider_oac.version_compat import AIRFLOW_V_3_1_PLUS, AIRFLOW_V_3_3_PLUS
 
     if AIRFLOW_V_3_3_PLUS:
@@ -197,8 +199,6 @@ def _masker_modules() -> tuple[str, str | None]:
 
 def _masker(module_name: str | None) -> Any:
     """The masker of ``module_name``, if it has the shape this module knows (a private API)."""
-    import importlib
-
     if module_name is None:
         return None
     factory = getattr(importlib.import_module(module_name), "_secrets_masker", None)

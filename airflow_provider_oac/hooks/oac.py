@@ -6,13 +6,16 @@ A thin adapter: the connection's fields are checked by :mod:`.config`, tokens ar
 
 from __future__ import annotations
 
+import asyncio
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import BaseHook
+from airflow.providers.common.compat.sdk import AirflowNotFoundException, BaseHook
 
+from airflow_provider_oac.errors import OACConfigError, OACError, OACNotFoundError
 from airflow_provider_oac.hooks.config import (
     API_KEY_STORAGE_AUTH,
     CONN_TYPE,
@@ -40,10 +43,12 @@ TEST_LOCK_TIMEOUT = 15.0
 def load_connection(conn_id: str) -> Any:
     """The Airflow connection ``conn_id``: through the Task SDK inside tasks and the triggerer,
     else secrets backends, ``AIRFLOW_CONN_*`` and then the metadata database (scripts, the CLI)."""
+    # lazy: DAG-parse cost, see bench/parse_cost.py
     from airflow_provider_oac.hooks._airflow import in_supervised_process
 
     if in_supervised_process():
         return BaseHook.get_connection(conn_id)
+    # lazy: DAG-parse cost; only scripts and the CLI read connections outside the Task SDK
     from airflow.models.connection import Connection
 
     return Connection.get_connection_from_secrets(conn_id)
@@ -90,9 +95,6 @@ class OACHook(BaseHook):
     def config(self) -> OACConnectionConfig:
         if self._given_config is not None:
             return self._given_config
-        from airflow.providers.common.compat.sdk import AirflowNotFoundException
-
-        from airflow_provider_oac.errors import OACConfigError
 
         try:
             conn = load_connection(self.oac_conn_id)
@@ -116,6 +118,7 @@ class OACHook(BaseHook):
 
     @cached_property
     def token_manager(self) -> TokenManager:
+        # lazy: DAG-parse cost, see bench/parse_cost.py
         from airflow_provider_oac.hooks.locks import cross_host_lock
         from airflow_provider_oac.hooks.token_manager import TokenManager
         from airflow_provider_oac.hooks.token_store import VariableTokenStore
@@ -132,10 +135,6 @@ class OACHook(BaseHook):
         )
 
     def _lock_connection(self, lock_conn_id: str) -> Any:
-        from airflow.providers.common.compat.sdk import AirflowNotFoundException
-
-        from airflow_provider_oac.errors import OACConfigError
-
         try:
             return load_connection(lock_conn_id)
         except AirflowNotFoundException:
@@ -173,6 +172,7 @@ class OACHook(BaseHook):
 
     @cached_property
     def client(self) -> OACClient:
+        # lazy: DAG-parse cost, see bench/parse_cost.py
         from airflow_provider_oac.client.sync import OACClient
 
         config = self.config
@@ -184,6 +184,7 @@ class OACHook(BaseHook):
 
         Reads the connection and the lock connection (sync Task SDK calls) off the event loop,
         bridged as the installed Airflow's triggerer needs."""
+        # lazy: DAG-parse cost, see bench/parse_cost.py
         from airflow_provider_oac.hooks._airflow import run_sync_sdk
 
         await run_sync_sdk(lambda: self.token_manager)
@@ -193,10 +194,8 @@ class OACHook(BaseHook):
         """An async OAC client (httpx), built from sync code. From a coroutine use
         ``await hook.aget_async_client()``: building it here would read the connections on the
         event loop's thread."""
-        import asyncio
-
+        # lazy: DAG-parse cost, see bench/parse_cost.py
         from airflow_provider_oac.client.aio import AsyncOACClient
-        from airflow_provider_oac.errors import OACError
 
         if "token_manager" not in self.__dict__:
             try:
@@ -225,8 +224,8 @@ class OACHook(BaseHook):
         bucket_region: str | None = None,
     ) -> SnapshotStorageSpec:
         """Where BAR files go: the arguments, else the connection's storage extras."""
+        # lazy: DAG-parse cost, see bench/parse_cost.py
         from airflow_provider_oac.client.models import SnapshotStorageSpec
-        from airflow_provider_oac.errors import OACConfigError
 
         config = self.config
         bucket = bucket or config.bucket
@@ -266,6 +265,7 @@ class OACHook(BaseHook):
         ``name_pattern`` an fnmatch glob, ``created_after`` / ``created_before`` exclusive bounds
         (datetime or ISO 8601 text), ``created_by`` exact. Filters are checked before the call.
         """
+        # lazy: DAG-parse cost, see bench/parse_cost.py
         from airflow_provider_oac.client.retention import SnapshotFilter
 
         selection = SnapshotFilter(
@@ -345,15 +345,13 @@ class OACHook(BaseHook):
         Returns the :class:`~airflow_provider_oac.client.retention.PrunePlan`; after a real run its
         ``deleted`` lists the ids removed. Deletion runs oldest first and stops at the first error.
         """
-        from dataclasses import replace
-
+        # lazy: DAG-parse cost, see bench/parse_cost.py
         from airflow_provider_oac.client.retention import (
             RetentionRule,
             as_max_age,
             as_utc_datetime,
             plan_prune,
         )
-        from airflow_provider_oac.errors import OACConfigError, OACError, OACNotFoundError
 
         rule = RetentionRule(name_pattern, keep_last, None if max_age is None else as_max_age(max_age))
         for flag, value in (("delete_storage", delete_storage), ("dry_run", dry_run)):
@@ -403,8 +401,6 @@ class OACHook(BaseHook):
 
     def test_connection(self) -> tuple[bool, str]:
         """Checks the URLs, one token refresh, one OAC call, and the login's remaining lifetime."""
-        from airflow_provider_oac.errors import OACError
-
         try:
             self.get_access_token()
             count = len(self.client.list_snapshots())
@@ -417,6 +413,7 @@ class OACHook(BaseHook):
 
     def _check_cross_host_lock(self) -> str:
         """Take and release the cross-host refresh lock once; say which one is set, or when one is needed."""
+        # lazy: DAG-parse cost, see bench/parse_cost.py
         from airflow_provider_oac.hooks.locks import cross_host_lock, lock_kind
 
         lock_conn_id = self.config.lock_conn_id
@@ -434,6 +431,7 @@ class OACHook(BaseHook):
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
         """Connection form on Airflow 3.0/3.1 (3.2+ reads get_provider_info's ui-field-behaviour)."""
+        # lazy: get_provider_info is for the providers manager, not for DAG parsing
         from airflow_provider_oac.get_provider_info import get_provider_info
 
         behaviour = get_provider_info()["connection-types"][0]["ui-field-behaviour"]
@@ -446,6 +444,7 @@ class OACHook(BaseHook):
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
         """Extra fields of the connection form on Airflow 3.0/3.1."""
+        # lazy: Flask/WTForms only for the Airflow 3.0/3.1 connection form
         from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
         from flask_babel import lazy_gettext
         from wtforms import StringField
@@ -460,6 +459,7 @@ class OACHook(BaseHook):
 
 
 def get_provider_info_fields() -> dict[str, Any]:
+    # lazy: get_provider_info is for the providers manager, not for DAG parsing
     from airflow_provider_oac.get_provider_info import get_provider_info
 
     return get_provider_info()["connection-types"][0]["conn-fields"]

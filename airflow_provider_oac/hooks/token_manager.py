@@ -19,6 +19,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, ExitStack, nullcontext
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_oac.auth.flows import refresh_tokens
 from airflow_provider_oac.auth.tokens import TokenSet
 from airflow_provider_oac.errors import (
     OACLockLost,
@@ -29,6 +30,7 @@ from airflow_provider_oac.errors import (
     OACTokenStoreError,
 )
 from airflow_provider_oac.hooks import masking
+from airflow_provider_oac.hooks._airflow import run_sync_sdk
 from airflow_provider_oac.hooks.locks import host_lock, lock_id, thread_lock
 from airflow_provider_oac.hooks.token_store import (
     STATE_DIR_ENV,
@@ -153,7 +155,6 @@ class TokenManager:
         tokens = self._cached()
         if tokens is not None:
             return tokens.access_token
-        from airflow_provider_oac.hooks._airflow import run_sync_sdk
 
         # One coroutine per loop goes to a thread (the store is read and written through
         # Airflow's sync SDK there, bridged as the installed triggerer needs); the rest wait for
@@ -308,8 +309,6 @@ class TokenManager:
             )
 
     def _refresh(self, refresh_token: str) -> TokenSet:
-        from airflow_provider_oac.auth.flows import refresh_tokens
-
         attempts = 0
 
         def before_attempt() -> None:
@@ -437,6 +436,7 @@ class TokenManager:
 
     def _requests_session(self) -> requests.Session:
         if self._session is None:
+            # lazy: requests only for the sync client; the triggerer's async client uses httpx
             import requests
 
             self._session = requests.Session()

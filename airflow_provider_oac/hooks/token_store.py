@@ -38,13 +38,21 @@ import os
 import re
 import socket
 import tempfile
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
 
 from airflow_provider_oac.auth.tokens import TokenSet
-from airflow_provider_oac.hooks._airflow import OACVariableError, in_supervised_process
+from airflow_provider_oac.hooks import masking
+from airflow_provider_oac.hooks._airflow import (
+    OACVariableError,
+    delete_variable,
+    get_variable,
+    in_supervised_process,
+    set_variable,
+)
 from airflow_provider_oac.hooks.config import login_key as login_key_for
 
 VARIABLE_PREFIX = "oac_token__"
@@ -119,6 +127,7 @@ class TokenRecord:
 
 
 def _fernet(conn_id: str, login_refresh_token: str) -> Any:
+    # lazy: cryptography only for sealed records; keeps the CLI start-up light
     from cryptography.fernet import Fernet
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -157,6 +166,7 @@ def sealed_login_key(text: str) -> str | None:
 def open_sealed_record(conn_id: str, text: str, login_refresh_token: str | None) -> TokenRecord:
     """The record sealed in ``text`` (see :func:`seal_record`). Raises :class:`OACVariableError`
     when it cannot be opened: never "no record", which would send a spent refresh token to IAM."""
+    # lazy: cryptography only for sealed records; keeps the CLI start-up light
     from cryptography.fernet import InvalidToken
 
     key = sealed_login_key(text)
@@ -264,14 +274,9 @@ class VariableTokenStore:
 
     def read(self, conn_id: str, login_key: str) -> TokenRecord | None:
         key = variable_key(conn_id, login_key)
-        if in_supervised_process():
-            from airflow_provider_oac.hooks._airflow import get_variable
-
-            # Straight from the metadata DB through the supervisor, never a cached copy: a
-            # stale refresh token is a spent one.
-            text = get_variable(key)
-        else:
-            text = _orm_get_variable(key)
+        # In a task or trigger: straight from the metadata DB through the supervisor, never a
+        # cached copy: a stale refresh token is a spent one.
+        text = get_variable(key) if in_supervised_process() else _orm_get_variable(key)
         if not text:
             return None
         sealed_for = sealed_login_key(text)
@@ -289,6 +294,7 @@ class VariableTokenStore:
         """Whether :meth:`write` seals here: on Airflow 3.0 inside a task or trigger, unless told."""
         if self._seal is not None:
             return self._seal
+        # lazy: Airflow; the CLI loads this module outside Airflow
         from airflow_provider_oac import version_compat
 
         # Task SDK 1.0's supervisor prints each message from the task with its body (3.1+'s only at
@@ -308,22 +314,20 @@ class VariableTokenStore:
         else:
             value = record.to_json()
         if in_supervised_process():
-            from airflow_provider_oac.hooks._airflow import set_variable
-
             set_variable(key, value, description=description)
         else:
+            # lazy: Airflow; the CLI loads this module outside Airflow
             from airflow.models import Variable as ORMVariable
 
             ORMVariable.set(key, value, description=description)
 
     def forget_login(self, conn_id: str, keep: str | None = None) -> int:
         if in_supervised_process():
-            from airflow_provider_oac.hooks._airflow import delete_variable
-
             keys = keys_to_forget(_sdk_variable_keys(VARIABLE_PREFIX), conn_id, keep)
             for key in keys:
                 delete_variable(key)
             return len(keys)
+        # lazy: Airflow; the CLI loads this module outside Airflow
         from airflow.models import Variable as ORMVariable
         from airflow.utils.session import create_session
 
@@ -342,10 +346,12 @@ class VariableTokenStore:
 
 
 def _sdk_variable_keys(prefix: str) -> list[str]:
+    # lazy: Airflow; the CLI loads this module outside Airflow
     from airflow_provider_oac.version_compat import AIRFLOW_V_3_3_PLUS
 
     if not AIRFLOW_V_3_3_PLUS:  # Task SDK 1.3 added key listing: nothing to forget from a task
         return []
+    # lazy: Airflow; the CLI loads this module outside Airflow
     from airflow.sdk.execution_time.context import _get_variable_keys
 
     return list(_get_variable_keys(prefix))
@@ -356,6 +362,7 @@ def _escape_like(text: str) -> str:
 
 
 def _orm_get_variable(key: str) -> str | None:
+    # lazy: Airflow; the CLI loads this module outside Airflow
     from airflow.models import Variable as ORMVariable
     from airflow.utils.session import create_session
 
@@ -366,12 +373,8 @@ def _orm_get_variable(key: str) -> str | None:
 
 
 def _mask(conn_id: str, record: TokenRecord, text: str | None) -> None:
-    import time
-
-    from airflow_provider_oac.hooks.masking import mask_generation
-
     # Airflow masks the Variable's whole text too (its name says "token"): retired with the tokens.
-    mask_generation(
+    masking.mask_generation(
         (conn_id, record.login_key),
         record.access_token or record.refresh_token,
         record.access_token_expires_at or 0.0,
@@ -432,6 +435,7 @@ def other_users_state() -> list[OtherUserState]:
 
 def _user_name(uid: int) -> str:
     try:
+        # lazy: POSIX-only module, its absence is handled
         import pwd
 
         return pwd.getpwuid(uid).pw_name

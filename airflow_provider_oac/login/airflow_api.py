@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
+
+import requests
 
 from airflow_provider_oac._http import DEFAULT_TIMEOUT, HTTPRequest, HTTPResponse, parse_json, send
 from airflow_provider_oac.errors import OACAirflowAPIError, OACConfigError, OACTransportError
 from airflow_provider_oac.validation import validate_service_url
-
-if TYPE_CHECKING:
-    import requests
 
 API_PREFIX = "/api/v2"
 TOKEN_PATH = "/auth/token"
@@ -229,8 +228,6 @@ class AirflowAPI:
 
     def _send(self, request: HTTPRequest) -> HTTPResponse:
         if self._session is None:
-            import requests
-
             self._session = requests.Session()
         try:
             return send(self._session, request, timeout=self._timeout, verify=self._verify)

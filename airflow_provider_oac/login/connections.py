@@ -15,6 +15,7 @@ from typing import Any
 
 def existing_connection(conn_id: str) -> Any | None:
     """The connection as stored in the metadata database, or None."""
+    # lazy: Airflow; keeps the CLI start-up free of it
     from airflow.models.connection import Connection
     from airflow.utils.session import create_session
 
@@ -30,6 +31,7 @@ def shadowing_source(conn_id: str) -> str | None:
     env_name = f"AIRFLOW_CONN_{conn_id.upper()}"
     if os.environ.get(env_name):
         return f"the environment variable {env_name}"
+    # lazy: Airflow; keeps the CLI start-up free of it
     from airflow.configuration import ensure_secrets_loaded
     from airflow.secrets.environment_variables import EnvironmentVariablesBackend
     from airflow.secrets.metastore import MetastoreBackend
@@ -75,6 +77,7 @@ def live_connection(conn_id: str) -> tuple[LiveConnection | None, str | None]:
     backend to know which one answered; the metadata database is read even after a hit, to find
     a row the hit hides. A database that cannot be opened is reported, never a traceback.
     """
+    # lazy: Airflow; keeps the CLI start-up free of it
     from airflow.configuration import ensure_secrets_loaded
     from airflow.secrets.environment_variables import EnvironmentVariablesBackend
     from airflow.secrets.metastore import MetastoreBackend

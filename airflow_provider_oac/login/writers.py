@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_oac.errors import OACError
 from airflow_provider_oac.hooks.config import CONN_TYPE, OACConnectionConfig, parse_extra
 from airflow_provider_oac.login.connections import shadowing_source
 from airflow_provider_oac.login.new_login import DEFAULT_DESCRIPTION, LoginResult, NewLogin
@@ -28,9 +29,11 @@ if TYPE_CHECKING:
 def save_login(login: NewLogin) -> LoginResult:
     """Create or update the connection in the metadata database with ``login``, and forget tokens
     of earlier logins (the CLI and the UI page)."""
+    # lazy: Airflow; keeps the CLI start-up free of it
     from airflow.models.connection import Connection
     from airflow.utils.session import create_session
 
+    # lazy: CLI start-up time (airflow-oac --help)
     from airflow_provider_oac.hooks.token_store import VariableTokenStore
 
     conn_id = login.conn_id
@@ -63,7 +66,7 @@ def save_login_via_api(api: AirflowAPI, login: NewLogin) -> LoginResult:
     The connection is written first: if the Variable clean-up then fails, the new login works
     anyway (its Variables have a new name) and ``LoginResult.cleanup_error`` says what is left.
     """
-    from airflow_provider_oac.errors import OACError
+    # lazy: CLI start-up time (airflow-oac --help)
     from airflow_provider_oac.hooks.token_store import VARIABLE_PREFIX, keys_to_forget
 
     conn_id = login.conn_id
@@ -135,6 +138,7 @@ def _connection_json(host: str, login: str, extra: dict[str, Any], password: str
 
 
 def _forget_on_this_host(conn_id: str, *, keep: str | None = None) -> None:
+    # lazy: CLI start-up time (airflow-oac --help)
     from airflow_provider_oac.hooks.token_manager import forget_process_cache
     from airflow_provider_oac.hooks.token_store import HostJournal
 
@@ -146,6 +150,7 @@ def forget_stored_tokens(conn_id: str) -> int:
     """Delete every token record of ``conn_id`` (the Variables, this host's journal, this
     process's cache) without touching the connection: a logout of a connection defined in the
     environment or a secrets backend, which this tool cannot edit. Returns how many Variables."""
+    # lazy: CLI start-up time (airflow-oac --help)
     from airflow_provider_oac.hooks.token_store import VariableTokenStore
 
     forgotten = VariableTokenStore().forget_login(conn_id)
@@ -155,6 +160,7 @@ def forget_stored_tokens(conn_id: str) -> int:
 
 def clear_login(conn_id: str) -> bool:
     """Remove the refresh token from ``conn_id`` and every stored token. True if it existed."""
+    # lazy: Airflow; keeps the CLI start-up free of it
     from airflow.models.connection import Connection
     from airflow.utils.session import create_session
 

@@ -15,7 +15,7 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from airflow.providers.common.compat.sdk import BaseOperator, conf
+from airflow.providers.common.compat.sdk import BaseOperator, Variable, conf
 
 from airflow_provider_oac.links import OACInstanceLink
 
@@ -56,6 +56,7 @@ class OACTaskMixin:
 
     @cached_property
     def hook(self) -> OACHook:
+        # lazy: DAG-parse cost, see bench/parse_cost.py
         from airflow_provider_oac.hooks.oac import OACHook
 
         return OACHook(self.oac_conn_id)
@@ -63,6 +64,7 @@ class OACTaskMixin:
     @contextlib.contextmanager
     def oac_errors(self) -> Iterator[None]:
         """OAC errors as Airflow exceptions: bad input and dead logins fail without retries."""
+        # lazy: DAG-parse cost, see bench/parse_cost.py
         from airflow_provider_oac.errors import OACAPIError, OACConfigError, OACError, OACLoginRequired
         from airflow_provider_oac.hooks._airflow import airflow_exception, fail_exception
 
@@ -175,6 +177,7 @@ class OACTaskMixin:
         deferral's kwargs, which 3.0's ``dag.test()`` drops. An event without it (deferred by an
         earlier version of this provider), or a trigger that crashed or timed out in Airflow's
         triggerer (``__fail__``, no event), resumes as Airflow says."""
+        # lazy: DAG-parse cost, see bench/parse_cost.py
         from airflow_provider_oac.triggers.events import DEFERRED_IN_TRY
 
         if next_method == "__fail__":  # Airflow's TRIGGER_FAIL_REPR: its deferral timeout, a crashed trigger
@@ -218,6 +221,7 @@ class OACTaskMixin:
     def wait_failure(event: WaitEvent, prefix: str = "") -> Exception:
         """The exception for a wait in the triggerer that did not succeed: a dead login fails the
         task without retries; anything else leaves the retries to Airflow."""
+        # lazy: DAG-parse cost, see bench/parse_cost.py
         from airflow_provider_oac.hooks._airflow import airflow_exception, fail_exception
         from airflow_provider_oac.triggers.events import OUTCOME_LOGIN_REQUIRED
 
@@ -253,6 +257,7 @@ class OACBaseOperator(OACTaskMixin, BaseOperator):
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
+        # lazy: DAG-parse cost, see bench/parse_cost.py
         from airflow_provider_oac.validation import require_text, validate_positive_number
 
         fix = "give the id of an oac connection, e.g. oac_default (airflow-oac login writes it)"
@@ -274,6 +279,7 @@ class OACBaseOperator(OACTaskMixin, BaseOperator):
         # MappedOperator calls it on the unmapped task so that operators can override it).
         super()._do_render_template_fields(parent, template_fields, context, jinja_env, seen_oids)
         if parent is self and self.secret_template_fields:
+            # lazy: DAG-parse cost, see bench/parse_cost.py
             from airflow_provider_oac.version_compat import AIRFLOW_V_3_1_PLUS
 
             if not AIRFLOW_V_3_1_PLUS:
@@ -289,6 +295,7 @@ class OACBaseOperator(OACTaskMixin, BaseOperator):
         3.0.6 in a deployment (scripts/compat_row.py). ``mask_secret`` cannot help there: the
         supervisor's log does not mask values inside a message.
         """
+        # lazy: DAG-parse cost, see bench/parse_cost.py
         from airflow_provider_oac.hooks._airflow import mask_secret
 
         kept: dict[str, str] = self.__dict__.setdefault("_oac_rendered_secrets", {})
@@ -317,6 +324,7 @@ class OACBaseOperator(OACTaskMixin, BaseOperator):
 
         Returns the finished work request (sync) — or never returns (deferred)."""
         if self.deferrable:
+            # lazy: DAG-parse cost, see bench/parse_cost.py
             from airflow_provider_oac.triggers.work_request import OACWorkRequestTrigger
 
             self.log.info("Deferring: the triggerer waits for work request %s.", work_request_id)
@@ -330,6 +338,7 @@ class OACBaseOperator(OACTaskMixin, BaseOperator):
                 ),
                 timeout=timedelta(seconds=self.timeout) if self.timeout else None,
             )
+        # lazy: DAG-parse cost, see bench/parse_cost.py
         from airflow_provider_oac.errors import OACWorkRequestFailed
 
         with self.oac_errors(), self.waiting_in_worker(work_request_id=work_request_id):
@@ -360,6 +369,7 @@ class OACBaseOperator(OACTaskMixin, BaseOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """Resume after the trigger: fail with OAC's message, or finish the operator's work."""
+        # lazy: DAG-parse cost, see bench/parse_cost.py
         from airflow_provider_oac.triggers.events import WaitEvent
 
         done = WaitEvent.from_dict(event)
@@ -371,6 +381,7 @@ class OACBaseOperator(OACTaskMixin, BaseOperator):
     def raise_unless_succeeded(self, context: Context, event: WaitEvent, prefix: str = "") -> None:
         """After a wait in the triggerer: raise unless it succeeded, keeping or clearing the work
         record as the outcome says (``prefix`` goes before the message)."""
+        # lazy: DAG-parse cost, see bench/parse_cost.py
         from airflow_provider_oac.triggers.events import OUTCOME_FAILED
 
         if event.succeeded:
@@ -448,6 +459,7 @@ class OACSingleCallOperator(OACBaseOperator):
     def __init__(self, **kwargs: Any):
         given = [name for name in WAITING_ARGUMENTS if name in kwargs]
         if given:
+            # lazy: DAG-parse cost, see bench/parse_cost.py
             from airflow_provider_oac.errors import OACConfigError
 
             raise OACConfigError(
@@ -481,6 +493,7 @@ class WorkRecord:
         try:
             self.set(**work, work_request_id=None)
         except Exception as exc:
+            # lazy: DAG-parse cost, see bench/parse_cost.py
             from airflow_provider_oac.hooks._airflow import airflow_exception
 
             # The write may have been stored all the same (the API server committed, then failed or
@@ -531,6 +544,7 @@ class WorkRecord:
             else:
                 value = _read_json_variable(self._variable)
         except Exception as exc:
+            # lazy: DAG-parse cost, see bench/parse_cost.py
             from airflow_provider_oac.hooks._airflow import airflow_exception
 
             raise airflow_exception()(
@@ -543,13 +557,12 @@ class WorkRecord:
         if self._store is not None:
             self._store.set(WORK_RECORD_KEY, work)
             return
+        # lazy: DAG-parse cost, see bench/parse_cost.py
         from airflow_provider_oac.hooks._airflow import in_supervised_process, set_variable
 
         if in_supervised_process():
             set_variable(self._variable, json.dumps(work), description=None)
         else:
-            from airflow.providers.common.compat.sdk import Variable
-
             Variable.set(self._variable, work, serialize_json=True)
 
     def clear(self) -> None:
@@ -557,13 +570,12 @@ class WorkRecord:
             if self._store is not None:
                 self._store.delete(WORK_RECORD_KEY)
                 return
+            # lazy: DAG-parse cost, see bench/parse_cost.py
             from airflow_provider_oac.hooks._airflow import delete_variable, in_supervised_process
 
             if in_supervised_process():
                 delete_variable(self._variable)
             else:
-                from airflow.providers.common.compat.sdk import Variable
-
                 Variable.delete(self._variable)
 
 
@@ -571,17 +583,18 @@ def work_record_variable(dag_id: str, run_id: str, task_id: str, map_index: int)
     """``oac_work__<dag_id>__<run_id>__<task_id>__<map_index>``; when that is longer than a
     Variable key may be (250: dag_id and run_id may be 250 each), a readable prefix and a digest
     of the whole name (stable: every try of the task instance finds the same Variable)."""
+    # lazy: DAG-parse cost, see bench/parse_cost.py
     from airflow_provider_oac.hooks.token_store import fit_variable_key
 
     return fit_variable_key(f"oac_work__{dag_id}__{run_id}__{task_id}__{map_index}")
 
 
 def _read_json_variable(key: str) -> Any:
+    # lazy: DAG-parse cost, see bench/parse_cost.py
     from airflow_provider_oac.hooks._airflow import get_variable, in_supervised_process
 
     if in_supervised_process():
         text = get_variable(key)
         return None if text is None else json.loads(text)
-    from airflow.providers.common.compat.sdk import Variable
 
     return Variable.get(key, default=None, deserialize_json=True)

@@ -66,6 +66,7 @@ class OACRegisterSnapshotOperator(SnapshotMakingOperator):
         self.bucket_region = bucket_region
 
     def check_inputs(self) -> str:
+        # lazy: DAG-parse cost, see bench/parse_cost.py
         from airflow_provider_oac.hooks._airflow import mask_secret
         from airflow_provider_oac.validation import (
             bar_uri_warning,
@@ -144,6 +145,7 @@ class OACListSnapshotsOperator(OACSingleCallOperator):
         self.created_by = created_by
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
+        # lazy: DAG-parse cost, see bench/parse_cost.py
         from airflow_provider_oac.client.retention import snapshot_as_dict
 
         with self.oac_errors():
@@ -187,6 +189,7 @@ class OACDeleteSnapshotOperator(OACSingleCallOperator):
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
+        # lazy: DAG-parse cost, see bench/parse_cost.py
         from airflow_provider_oac.errors import OACConfigError
 
         if (snapshot_id is None) == (snapshot_name is None):
@@ -200,6 +203,7 @@ class OACDeleteSnapshotOperator(OACSingleCallOperator):
         self.missing_ok = missing_ok
 
     def execute(self, context: Context) -> list[str]:
+        # lazy: DAG-parse cost, see bench/parse_cost.py
         from airflow_provider_oac.errors import OACNotFoundError
         from airflow_provider_oac.validation import validate_resource_id, validate_snapshot_name
 
@@ -230,6 +234,7 @@ class OACDeleteSnapshotOperator(OACSingleCallOperator):
                 self.log.info("Deleted snapshot %s%s.", snapshot_id, storage)
         if not targets:
             if not self.missing_ok:
+                # lazy: DAG-parse cost, see bench/parse_cost.py
                 from airflow_provider_oac.hooks._airflow import airflow_exception
 
                 raise airflow_exception()(f"No {what} in OAC to delete (missing_ok=False).")
@@ -268,6 +273,7 @@ class OACPruneSnapshotsOperator(OACSingleCallOperator):
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
+        # lazy: DAG-parse cost, see bench/parse_cost.py
         from airflow_provider_oac.client.retention import RetentionRule, as_max_age
         from airflow_provider_oac.errors import OACConfigError
 

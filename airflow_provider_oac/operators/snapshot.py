@@ -11,6 +11,7 @@ register and the restore's safety snapshot make their snapshot through one imple
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,7 @@ def check_literal_new_password(password: object) -> None:
     """At DAG parse, refuse a literal (untemplated) new-snapshot password that breaks Oracle's rule;
     templated values are checked after rendering, in ``execute``."""
     if isinstance(password, str) and password and "{{" not in password and "{%" not in password:
+        # lazy: DAG-parse cost, see bench/parse_cost.py
         from airflow_provider_oac.validation import validate_new_snapshot_password
 
         validate_new_snapshot_password(password, "password")
@@ -48,6 +50,7 @@ class SnapshotMakingOperator(OACBaseOperator):
     def __init__(self, *, name: str, if_exists: str = "fail", **kwargs: Any):
         super().__init__(**kwargs)
         if if_exists not in IF_EXISTS_POLICIES:
+            # lazy: DAG-parse cost, see bench/parse_cost.py
             from airflow_provider_oac.errors import OACConfigError
 
             raise OACConfigError(f"if_exists={if_exists!r}: use one of {', '.join(IF_EXISTS_POLICIES)}.")
@@ -75,6 +78,7 @@ class SnapshotMakingOperator(OACBaseOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """Resume after the deferred wait, for the work request or (after a lost answer) the name."""
+        # lazy: DAG-parse cost, see bench/parse_cost.py
         from airflow_provider_oac.triggers.events import WaitEvent
         from airflow_provider_oac.validation import validate_snapshot_name
 
@@ -83,6 +87,7 @@ class SnapshotMakingOperator(OACBaseOperator):
             return self._announce(context, step.resume(WaitEvent.from_dict(event)))
 
     def _step(self, context: Context, name: str) -> SnapshotStep:
+        # lazy: DAG-parse cost, see bench/parse_cost.py
         from airflow_provider_oac.operators._making import SnapshotStep
 
         return SnapshotStep(
@@ -96,6 +101,7 @@ class SnapshotMakingOperator(OACBaseOperator):
         )
 
     def _announce(self, context: Context, snapshot_id: str | None) -> str | None:
+        # lazy: DAG-parse cost, see bench/parse_cost.py
         from airflow_provider_oac.assets import announce_snapshot
 
         announce_snapshot(self, context, snapshot_id=snapshot_id, name=self.name)
@@ -115,6 +121,7 @@ class SnapshotMakingOperator(OACBaseOperator):
                 self.log.info("if_exists='replace': deleting snapshot %s (%r) first.", snapshot.id, name)
                 self.hook.delete_snapshot(snapshot.id, delete_storage=False)
             return None
+        # lazy: DAG-parse cost, see bench/parse_cost.py
         from airflow_provider_oac.errors import OACConfigError
 
         raise OACConfigError(
@@ -163,6 +170,7 @@ class OACCreateSnapshotOperator(SnapshotMakingOperator):
         self.storage_auth_type = storage_auth_type
 
     def check_inputs(self) -> str:
+        # lazy: DAG-parse cost, see bench/parse_cost.py
         from airflow_provider_oac.hooks._airflow import mask_secret
         from airflow_provider_oac.validation import (
             bar_uri_warning,
@@ -224,6 +232,7 @@ class OACRestoreSnapshotOperator(OACBaseOperator):
     ):
         super().__init__(**kwargs)
         if (snapshot_id is None) == (snapshot_name is None):
+            # lazy: DAG-parse cost, see bench/parse_cost.py
             from airflow_provider_oac.errors import OACConfigError
 
             raise OACConfigError("Pass exactly one of snapshot_id or snapshot_name.")
@@ -235,6 +244,7 @@ class OACRestoreSnapshotOperator(OACBaseOperator):
         self.safety_snapshot_name = safety_snapshot_name
 
     def execute(self, context: Context) -> str:
+        # lazy: DAG-parse cost, see bench/parse_cost.py
         from airflow_provider_oac.hooks._airflow import mask_secret
         from airflow_provider_oac.validation import (
             existing_password_warning,
@@ -268,6 +278,7 @@ class OACRestoreSnapshotOperator(OACBaseOperator):
         if previous.get("operation") == "restore":
             work_request_id = previous.get("work_request_id")
             if work_request_id is None:
+                # lazy: DAG-parse cost, see bench/parse_cost.py
                 from airflow_provider_oac.hooks._airflow import fail_exception
 
                 # OAC cannot list work requests, so nothing tells whether that restore is running.
@@ -309,6 +320,7 @@ class OACRestoreSnapshotOperator(OACBaseOperator):
     def _safety_name(self) -> str | None:
         if self.safety_snapshot_name is None:
             return None
+        # lazy: DAG-parse cost, see bench/parse_cost.py
         from airflow_provider_oac.errors import OACConfigError
         from airflow_provider_oac.validation import validate_snapshot_name
 
@@ -321,6 +333,7 @@ class OACRestoreSnapshotOperator(OACBaseOperator):
         return name
 
     def _target_snapshot_id(self) -> str:
+        # lazy: DAG-parse cost, see bench/parse_cost.py
         from airflow_provider_oac.errors import OACConfigError
         from airflow_provider_oac.validation import validate_resource_id, validate_snapshot_name
 
@@ -340,6 +353,7 @@ class OACRestoreSnapshotOperator(OACBaseOperator):
     # --- step 1: the safety snapshot ---------------------------------------------------------------
 
     def _safety_step(self, context: Context, name: str, target: str) -> SnapshotStep:
+        # lazy: DAG-parse cost, see bench/parse_cost.py
         from airflow_provider_oac.operators._making import SnapshotStep
 
         return SnapshotStep(
@@ -357,6 +371,7 @@ class OACRestoreSnapshotOperator(OACBaseOperator):
         )
 
     def _refuse_existing(self, name: str) -> None:
+        # lazy: DAG-parse cost, see bench/parse_cost.py
         from airflow_provider_oac.errors import OACConfigError
 
         existing = self.hook.find_snapshots(name)
@@ -374,6 +389,7 @@ class OACRestoreSnapshotOperator(OACBaseOperator):
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """Resume after the trigger: after the safety snapshot, start the restore; after the
         restore, finish."""
+        # lazy: DAG-parse cost, see bench/parse_cost.py
         from airflow_provider_oac.hooks._airflow import mask_secret
         from airflow_provider_oac.triggers.events import WaitEvent
 
@@ -397,6 +413,7 @@ class OACRestoreSnapshotOperator(OACBaseOperator):
     def _start_restore(
         self, record: Any, target: str, safety_name: str | None, safety_snapshot_id: str | None
     ) -> str:
+        # lazy: DAG-parse cost, see bench/parse_cost.py
         from airflow_provider_oac.errors import OACError, OACOutcomeUnknownError
         from airflow_provider_oac.hooks._airflow import fail_exception
 
@@ -442,8 +459,6 @@ class OACRestoreSnapshotOperator(OACBaseOperator):
     ) -> None:
         """No restore was started (or a person will decide): the record as it was before the intent,
         so a new try does not take a second safety snapshot."""
-        import contextlib
-
         if safety_name and safety_snapshot_id:
             with contextlib.suppress(Exception):
                 record.set(

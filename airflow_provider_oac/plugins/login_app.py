@@ -28,6 +28,7 @@ from importlib import resources
 from typing import Any
 
 from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_connection
+from airflow.models.crypto import get_fernet
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict
@@ -35,6 +36,7 @@ from pydantic import BaseModel, ConfigDict
 from airflow_provider_oac.errors import OACAuthError, OACConfigError
 from airflow_provider_oac.plugins import login_service
 from airflow_provider_oac.plugins.login_service import LoginSettings, LoginState
+from airflow_provider_oac.plugins.qr import qr_svg
 
 #: The header every POST must carry (any value; the page sends "1").
 CSRF_HEADER = "X-OAC-Login"
@@ -118,7 +120,6 @@ def start(connection_id: str, body: StartBody, user: GetUserDep) -> JSONResponse
         user=user.get_name(),
         fernet=_fernet(),
     )
-    from airflow_provider_oac.plugins.qr import qr_svg
 
     # None without the qr extra (segno) or for an address too long to scan: the link is still shown.
     qr = qr_svg(started.verification_uri_complete) if started.verification_uri_complete else None
@@ -184,8 +185,6 @@ def _call(function: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 def _fernet() -> Any:
-    from airflow.models.crypto import get_fernet
-
     return get_fernet()
 
 

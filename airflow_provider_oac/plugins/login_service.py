@@ -12,6 +12,7 @@ replica can answer it.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -20,6 +21,11 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from airflow.models.connection import Connection
+from airflow.models.log import Log
+from airflow.utils.session import create_session
+
+from airflow_provider_oac.auth.flows import device_poll_backoff, poll_once, start_device_login
 from airflow_provider_oac.auth.protocol import Granted, IAMEndpoints, SlowDown
 from airflow_provider_oac.errors import (
     OACAccessDenied,
@@ -31,9 +37,13 @@ from airflow_provider_oac.errors import (
     OACTransportError,
 )
 from airflow_provider_oac.hooks.config import CONN_TYPE, OACConnectionConfig, connection_config, parse_extra
+from airflow_provider_oac.hooks.token_manager import TokenManager
+from airflow_provider_oac.hooks.token_store import VariableTokenStore
+from airflow_provider_oac.login.connections import existing_connection, shadowing_source
 from airflow_provider_oac.login.new_login import LoginResult, NewLogin, utc_minute
 from airflow_provider_oac.login.settings import ExistingConnection, complete_settings, not_oac_problem
-from airflow_provider_oac.plugins.login_handle import Fernet, LoginHandle, seal, unseal
+from airflow_provider_oac.login.writers import save_login
+from airflow_provider_oac.plugins.login_handle import Fernet, LoginHandle, require_encryption, seal, unseal
 
 #: The audit lines (start, outcome, who) go to this logger, in the API server's log.
 log = logging.getLogger("airflow_provider_oac.ui_login")
@@ -138,8 +148,6 @@ def resolve_settings(conn_id: str, settings: LoginSettings) -> OACConnectionConf
     """The form's settings completed from the existing connection and checked, before any network
     call; :class:`OACConfigError` names the field to fix. A connection of another type is refused
     rather than overwritten."""
-    from airflow_provider_oac.login.connections import existing_connection
-
     conn_id = check_conn_id(conn_id)
     existing = ExistingConnection.from_orm(existing_connection(conn_id), conn_id)
 
@@ -169,10 +177,8 @@ def start_login(
     Raises :class:`OACConfigError` (bad settings, no Fernet key), :class:`OACAuthError` (IAM
     refused the client or scope, or could not be reached: the message says what to do).
     """
+    # lazy: requests loads when a login starts, not with the API server
     import requests
-
-    from airflow_provider_oac.auth.flows import start_device_login
-    from airflow_provider_oac.plugins.login_handle import require_encryption
 
     require_encryption(fernet)
     config = resolve_settings(conn_id, settings)
@@ -238,9 +244,8 @@ def poll_login(
     nothing. Raises :class:`OACConfigError` for a handle that is not this user's, this
     connection's, or this deployment's.
     """
+    # lazy: requests loads when a login starts, not with the API server
     import requests
-
-    from airflow_provider_oac.auth.flows import device_poll_backoff, poll_once
 
     handle = unseal(sealed_handle, fernet, conn_id=check_conn_id(conn_id), user=user)
     current = now()
@@ -314,8 +319,6 @@ _EXPIRED = "The code expired before it was approved: press Log in to get a new c
 
 
 def _save(handle: LoginHandle, granted: Granted) -> PollOutcome:
-    from airflow_provider_oac.login.writers import save_login
-
     result = save_login(
         NewLogin(
             handle.conn_id,
@@ -357,11 +360,6 @@ def _finished(handle: LoginHandle, state: LoginState, message: str) -> PollOutco
 def _audit(handle: LoginHandle, outcome: str, detail: str) -> None:
     """A row in Airflow's audit log (Browse > Audit Log), next to the connection edits it records."""
     try:
-        import json
-
-        from airflow.models.log import Log
-        from airflow.utils.session import create_session
-
         extra = json.dumps({"conn_id": handle.conn_id, "outcome": outcome, "detail": detail})
         with create_session() as session:
             session.add(Log(event="oac_ui_login", owner=handle.user, extra=extra))
@@ -374,9 +372,6 @@ def _audit(handle: LoginHandle, outcome: str, detail: str) -> None:
 
 def list_oac_connections() -> list[str]:
     """Ids of the metadata database's OAC connections, for the page's picker."""
-    from airflow.models.connection import Connection
-    from airflow.utils.session import create_session
-
     with create_session() as session:
         rows = session.query(Connection.conn_id).filter(Connection.conn_type == CONN_TYPE).all()
         return sorted(row[0] for row in rows)
@@ -384,8 +379,6 @@ def list_oac_connections() -> list[str]:
 
 def connection_status(conn_id: str) -> ConnectionStatus | None:
     """What the page shows about an existing connection (no IAM call), or None if there is none."""
-    from airflow_provider_oac.login.connections import existing_connection, shadowing_source
-
     conn_id = check_conn_id(conn_id)
     conn = existing_connection(conn_id)
     if conn is None:
@@ -434,9 +427,6 @@ def connection_status(conn_id: str) -> ConnectionStatus | None:
 
 
 def _login_expires_at(config: OACConnectionConfig) -> float | None:
-    from airflow_provider_oac.hooks.token_manager import TokenManager
-    from airflow_provider_oac.hooks.token_store import VariableTokenStore
-
     try:
         return TokenManager(config, VariableTokenStore()).login_expires_at()
     except Exception:  # the store is a refinement; the connection's own login time still answers

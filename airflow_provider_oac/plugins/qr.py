@@ -25,6 +25,7 @@ def qr_matrix(text: str) -> list[list[bool]] | None:
     None when segno is not installed or ``text`` does not fit version :data:`MAX_VERSION`."""
     global _missing_logged
     try:
+        # lazy: optional extra [qr]; its absence is handled below
         import segno
     except ImportError:
         if not _missing_logged:

@@ -28,6 +28,7 @@ class _LoginApp:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if self._app is None:
+            # lazy: importing the plugin must load nothing (tests/ui/test_plugin.py)
             from airflow_provider_oac.plugins.login_app import create_app
 
             self._app = create_app()

@@ -44,11 +44,13 @@ class OACWorkRequestSensor(OACTaskMixin, BaseSensorOperator):
         self.deferrable = deferrable
 
     def execute(self, context: Context) -> Any:
+        # lazy: DAG-parse cost, see bench/parse_cost.py
         from airflow_provider_oac.validation import validate_resource_id
 
         try:
             self.work_request_id = validate_resource_id(self.work_request_id, "work_request_id")
         except ValueError as exc:
+            # lazy: DAG-parse cost, see bench/parse_cost.py
             from airflow_provider_oac.hooks._airflow import fail_exception
 
             raise fail_exception()(str(exc)) from None
@@ -58,6 +60,7 @@ class OACWorkRequestSensor(OACTaskMixin, BaseSensorOperator):
                 return super().execute(context)
         if self.poke(context):
             return None
+        # lazy: DAG-parse cost, see bench/parse_cost.py
         from airflow_provider_oac.triggers.work_request import OACWorkRequestTrigger
 
         self.defer_to_trigger(
@@ -72,6 +75,7 @@ class OACWorkRequestSensor(OACTaskMixin, BaseSensorOperator):
         )
 
     def poke(self, context: Context) -> bool:
+        # lazy: DAG-parse cost, see bench/parse_cost.py
         from airflow_provider_oac.hooks._airflow import airflow_exception
         from airflow_provider_oac.triggers.events import WaitEvent
 
@@ -86,6 +90,7 @@ class OACWorkRequestSensor(OACTaskMixin, BaseSensorOperator):
         return True
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> None:
+        # lazy: DAG-parse cost, see bench/parse_cost.py
         from airflow_provider_oac.triggers.events import WaitEvent
 
         done = WaitEvent.from_dict(event)

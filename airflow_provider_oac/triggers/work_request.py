@@ -14,6 +14,8 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_oac.errors import OACError, OACLoginRequired
+from airflow_provider_oac.hooks.oac import OACHook
 from airflow_provider_oac.triggers.events import (
     DEFERRED_IN_TRY,
     LIMITED_BY_EXECUTION_TIMEOUT,
@@ -112,9 +114,6 @@ class _PollingTrigger(BaseTrigger):
         raise NotImplementedError
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from airflow_provider_oac.errors import OACError, OACLoginRequired
-        from airflow_provider_oac.hooks.oac import OACHook
-
         hook = OACHook(self.oac_conn_id)
         try:
             # Reads the connection and the lock connection off the event loop, as this Airflow's

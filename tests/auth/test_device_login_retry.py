@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import requests
 
-from airflow_provider_oac.auth.flows import start_device_login
+from airflow_provider_oac.auth.flows import MAX_POLL_BACKOFF, device_poll_backoff, start_device_login
 from airflow_provider_oac.auth.protocol import IAMEndpoints
-from airflow_provider_oac.errors import OACTokenEndpointUnavailable
+from airflow_provider_oac.errors import OACTokenEndpointUnavailable, OACTransportError
 
 DEVICE = "POST /iam/oauth2/v1/device"
 
@@ -55,9 +55,6 @@ def test_a_lasting_outage_ends_with_one_error(emulator):
 
 
 def test_device_poll_backoff_keeps_the_interval_as_its_floor_and_honours_retry_after():
-    from airflow_provider_oac.auth.flows import MAX_POLL_BACKOFF, device_poll_backoff
-    from airflow_provider_oac.errors import OACTransportError
-
     unreachable = OACTransportError("connection refused")
     overloaded = OACTokenEndpointUnavailable("IAM is overloaded", retry_after=30.0)
 

@@ -17,6 +17,12 @@ from pathlib import Path
 
 import pytest
 
+from airflow_provider_oac.auth.flows import refresh_tokens
+from airflow_provider_oac.auth.protocol import IAMEndpoints
+from airflow_provider_oac.errors import OACLoginRequired
+from airflow_provider_oac.hooks.config import login_key
+from airflow_provider_oac.hooks.token_store import VariableTokenStore
+from airflow_provider_oac.login.connections import existing_connection
 from tests.deployment import free_port
 from tests.helpers import cli, own_login
 
@@ -188,9 +194,6 @@ def test_without_a_metadata_database_or_a_definition_one_line_says_what_to_do(em
 def test_logout_of_an_environment_connection_forgets_the_tokens_and_says_what_it_cannot_do(
     emulator, login_json
 ):
-    from airflow_provider_oac.hooks.config import login_key
-    from airflow_provider_oac.hooks.token_store import VariableTokenStore
-
     env = in_env(login_json)
     assert run("status", env=env).returncode == 0  # a task-like refresh: the store now holds generation 1
     key = login_key(CONN, login_json["password"])
@@ -205,15 +208,10 @@ def test_logout_of_an_environment_connection_forgets_the_tokens_and_says_what_it
     assert VariableTokenStore().read(CONN, key) is None
     assert emulator.control.counters()["revocations"] == 1
     # The shadowed database row is not the login being ended: it is left as it was.
-    from airflow_provider_oac.login.connections import existing_connection
 
     assert existing_connection(CONN).password == "never-issued-refresh-token"
     # The newest refresh token, not the connection's spent one, was revoked: it no longer works.
     import requests
-
-    from airflow_provider_oac.auth.flows import refresh_tokens
-    from airflow_provider_oac.auth.protocol import IAMEndpoints
-    from airflow_provider_oac.errors import OACLoginRequired
 
     with requests.Session() as session, pytest.raises(OACLoginRequired):
         refresh_tokens(

@@ -7,6 +7,9 @@ import time
 
 import pytest
 
+from airflow_provider_oac.hooks.config import login_key
+from airflow_provider_oac.hooks.token_store import VariableTokenStore
+from airflow_provider_oac.login.connections import existing_connection
 from tests.helpers import CLIProcess, cli, cli_login_args
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
@@ -18,8 +21,6 @@ def error_lines(stderr: str) -> list[str]:
 
 
 def stored_connection(conn_id: str):
-    from airflow_provider_oac.login.connections import existing_connection
-
     return existing_connection(conn_id)
 
 
@@ -126,10 +127,8 @@ def test_status_proves_a_refresh_works_and_never_prints_a_token(emulator):
     assert "Refresh:     works now" in result.stdout
     assert emulator.config.username in result.stdout
     assert emulator.control.counters()["refreshes"] == refreshes + 1
-    from airflow_provider_oac.hooks.token_store import VariableTokenStore
 
     conn = stored_connection("oac_cli_status")
-    from airflow_provider_oac.hooks.config import login_key
 
     record = VariableTokenStore().read("oac_cli_status", login_key("oac_cli_status", conn.password))
     assert record is not None and record.generation == 1

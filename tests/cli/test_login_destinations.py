@@ -12,6 +12,10 @@ import shlex
 
 import pytest
 
+from airflow_provider_oac.hooks.oac import OACHook
+from airflow_provider_oac.hooks.token_manager import forget_process_cache
+from airflow_provider_oac.hooks.token_store import VariableTokenStore
+from airflow_provider_oac.login.connections import existing_connection
 from tests.deployment import free_port
 from tests.helpers import cli, cli_login_args
 
@@ -163,15 +167,10 @@ def test_print_env_with_the_refresh_token_logs_in_and_prints_one_shell_assignmen
 def test_a_printed_connection_works_and_rotated_tokens_go_to_the_variable_store(
     emulator, monkeypatch, tmp_path
 ):
-    from airflow_provider_oac.hooks.oac import OACHook
-    from airflow_provider_oac.hooks.token_manager import forget_process_cache
-    from airflow_provider_oac.hooks.token_store import VariableTokenStore
-
     emulator.control.configure(auto_approve=True, device_interval=1)
     result = cli(*cli_login_args(emulator, "oac_printed_json"), "--print-json", "--include-refresh-token")
     assert result.returncode == 0, result.stderr
     connection = json.loads(result.stdout)
-    from airflow_provider_oac.login.connections import existing_connection
 
     assert existing_connection("oac_printed_json") is None  # nothing written locally
     monkeypatch.setenv("AIRFLOW_CONN_OAC_PRINTED_JSON", result.stdout)

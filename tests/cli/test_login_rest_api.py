@@ -13,6 +13,10 @@ import subprocess
 import pytest
 import requests
 
+from airflow_provider_oac.auth.flows import poll_device_login, start_device_login
+from airflow_provider_oac.auth.protocol import IAMEndpoints
+from airflow_provider_oac.login import NewLogin, save_login_via_api
+from airflow_provider_oac.login.airflow_api import AirflowAPI, AirflowAPICredentials
 from tests.deployment import AirflowDeployment, free_port
 from tests.helpers import cli, cli_login_args
 
@@ -256,11 +260,6 @@ def test_a_login_through_the_api_keeps_what_a_task_of_the_new_login_stored_meanw
     """Issue 13 item 1: between the connection write and the clean-up, a task of the deployment
     refreshes with the new login; the clean-up must keep that record (the only valid token)."""
     import requests as http
-
-    from airflow_provider_oac.auth.flows import poll_device_login, start_device_login
-    from airflow_provider_oac.auth.protocol import IAMEndpoints
-    from airflow_provider_oac.login import NewLogin, save_login_via_api
-    from airflow_provider_oac.login.airflow_api import AirflowAPI, AirflowAPICredentials
 
     emulator.control.configure(reuse_detection=True, auto_approve=True, device_interval=1)
     airflow_api.env["AIRFLOW_PROVIDER_OAC_STATE_DIR"] = str(tmp_path / "deployment-state")

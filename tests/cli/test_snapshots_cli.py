@@ -10,6 +10,8 @@ import time
 
 import pytest
 
+from airflow_provider_oac.hooks.oac import OACHook
+from airflow_provider_oac.login.connections import existing_connection
 from tests.helpers import BIN, SNAPSHOT_PASSWORD, cli, own_login
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
@@ -47,8 +49,6 @@ def with_password(*args: str) -> subprocess.CompletedProcess[str]:
 
 def make(name: str) -> str:
     """A finished snapshot called ``name``, made in-process with the hook (the CLI is what is tested)."""
-    from airflow_provider_oac.hooks.oac import OACHook
-
     hook = OACHook(CONN)
     accepted = hook.create_snapshot(name, PASSWORD)
     work_request = hook.wait_for_work_request(accepted.work_request_id, poll_interval=0.05)
@@ -64,8 +64,6 @@ def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
 
 
 def secrets() -> list[str]:
-    from airflow_provider_oac.login.connections import existing_connection
-
     return [PASSWORD, existing_connection(CONN).password]
 
 
@@ -226,7 +224,6 @@ def test_create_with_a_password_breaking_oracles_rule_fails_before_any_call(emul
 def test_restore_with_an_older_weaker_password_warns_and_restores(emulator):
     # A BAR made before March 2025 keeps its older password: warned about, not refused.
     emulator.control.put_bar_object("test-bucket", "old.bar", "Admin123")
-    from airflow_provider_oac.hooks.oac import OACHook
 
     hook = OACHook(CONN)
     accepted = hook.register_snapshot("old", "file:///old.bar", password="Admin123")

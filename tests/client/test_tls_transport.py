@@ -13,6 +13,11 @@ import asyncio
 import pytest
 
 from airflow_provider_oac._http import HTTPRequest, asend, send
+from airflow_provider_oac.auth.flows import poll_device_login, start_device_login
+from airflow_provider_oac.auth.protocol import IAMEndpoints
+from airflow_provider_oac.client.auth import StaticTokenSource
+from airflow_provider_oac.client.models import SnapshotStorageSpec
+from airflow_provider_oac.client.sync import OACClient
 from airflow_provider_oac.emulator.tls import TLSFront
 from airflow_provider_oac.errors import OACOutcomeUnknownError, OACTransportError
 
@@ -108,9 +113,6 @@ def test_an_untrusted_certificate_counts_as_not_sent_and_names_the_ca_bundle_fix
 
 def test_a_restore_whose_tls_answer_breaks_is_posted_once(emulator, front):
     """The issue's reproduction: the TLS answer of a restore breaks, five times in a row if asked."""
-    from airflow_provider_oac.client.auth import StaticTokenSource
-    from airflow_provider_oac.client.sync import OACClient
-
     source = _snapshot(emulator)
     route = "POST /api/20210901/system/actions/restoreSnapshot"
     emulator.control.add_fault(route, "tls_garbage_after_request", times=5)
@@ -129,9 +131,6 @@ def test_a_restore_whose_tls_answer_breaks_is_posted_once(emulator, front):
 def _access_token(emulator) -> str:
     import requests
 
-    from airflow_provider_oac.auth.flows import poll_device_login, start_device_login
-    from airflow_provider_oac.auth.protocol import IAMEndpoints
-
     emulator.control.configure(auto_approve=True, device_interval=1)
     endpoints = IAMEndpoints.for_domain(emulator.iam_url)
     with requests.Session() as session:
@@ -142,10 +141,6 @@ def _access_token(emulator) -> str:
 
 
 def _snapshot(emulator) -> str:
-    from airflow_provider_oac.client.auth import StaticTokenSource
-    from airflow_provider_oac.client.models import SnapshotStorageSpec
-    from airflow_provider_oac.client.sync import OACClient
-
     emulator.control.configure(work_request_seconds=0)
     with OACClient(emulator.url, StaticTokenSource(_access_token(emulator))) as client:
         accepted = client.create_snapshot("tls-source", "Restore-Pa55word", SnapshotStorageSpec("b"))

@@ -150,8 +150,6 @@ def test_cli_options_become_emulator_settings():
 
 
 def test_the_snapshot_password_rule_is_enforced_by_default():
-    from airflow_provider_oac.emulator import EmulatorConfig
-
     assert EmulatorConfig().enforce_snapshot_password_rule is True
 
 

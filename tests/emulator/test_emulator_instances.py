@@ -8,6 +8,7 @@ import threading
 
 import pytest
 
+from airflow_provider_oac.emulator import EmulatorServer
 from airflow_provider_oac.emulator.common import APIProblem, Clock, Counters
 from airflow_provider_oac.emulator.config import OAC_RESOURCE_SCOPE, EmulatorConfig
 from airflow_provider_oac.emulator.iam import DEVICE_CODE_GRANT, IdentityDomain
@@ -146,8 +147,6 @@ def test_two_emulator_servers_over_one_object_store_refresh_test_from_prod():
     """What the environment refresh needs over HTTP: PROD and TEST as two servers (two identity
     domains, two audiences) sharing one store; TEST registers and restores PROD's BAR file."""
     import requests
-
-    from airflow_provider_oac.emulator import EmulatorServer
 
     store = ObjectStore(threading.RLock())
     prod_config = EmulatorConfig(

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import pytest
 
+from airflow_provider_oac.hooks.oac import OACHook
+from airflow_provider_oac.hooks.token_manager import forget_process_cache
 from airflow_provider_oac.testing import login
 from tests.faults.bad_input import OPERATOR_ARGUMENTS, CLIMatrix, connection_rows, operator_rows
 
@@ -15,9 +17,6 @@ pytestmark = [pytest.mark.usefixtures("airflow_db"), pytest.mark.timeout(600)]
 
 @pytest.fixture
 def logged_in(emulator, tmp_path, monkeypatch):
-    from airflow_provider_oac.hooks.oac import OACHook
-    from airflow_provider_oac.hooks.token_manager import forget_process_cache
-
     monkeypatch.setenv("AIRFLOW_PROVIDER_OAC_STATE_DIR", str(tmp_path / "state"))
     forget_process_cache()
     emulator.control.configure(work_request_seconds=0.2)

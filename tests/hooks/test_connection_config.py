@@ -6,8 +6,11 @@ import json
 
 import pytest
 
+from airflow_provider_oac.cli.main import build_parser, main
 from airflow_provider_oac.errors import OACConfigError
+from airflow_provider_oac.get_provider_info import get_provider_info
 from airflow_provider_oac.hooks.config import connection_config, login_key
+from airflow_provider_oac.hooks.oac import OACHook
 
 AUDIENCE = "https://abc123def456.analytics.ocp.oraclecloud.com"
 SCOPE = f"{AUDIENCE}urn:opc:resource:consumer::all offline_access"
@@ -142,8 +145,6 @@ def test_a_new_refresh_token_means_a_new_login_key():
 
 
 def test_api_key_storage_auth_is_still_read_but_a_snapshot_with_it_stops_with_its_caveat():
-    from airflow_provider_oac.hooks.oac import OACHook
-
     cfg = config(extra=extra(storage_auth_type="OSS_AUTH_OCI_USER_ID"))  # list, delete, keep-alive work
     hook = OACHook("oac_test", config=cfg)
 
@@ -160,15 +161,10 @@ def test_api_key_storage_auth_is_still_read_but_a_snapshot_with_it_stops_with_it
 
 
 def _spec(cfg, auth_type):
-    from airflow_provider_oac.hooks.oac import OACHook
-
     return OACHook("oac_test", config=cfg).storage_spec(storage_auth_type=auth_type)
 
 
 def test_neither_the_form_nor_login_offers_api_key_storage_auth_without_its_caveat():
-    from airflow_provider_oac.cli.main import build_parser
-    from airflow_provider_oac.get_provider_info import get_provider_info
-
     fields = get_provider_info()["connection-types"][0]["conn-fields"]
     form = fields["storage_auth_type"]["description"]
     login = build_parser()._subparsers._group_actions[0].choices["login"]
@@ -179,8 +175,6 @@ def test_neither_the_form_nor_login_offers_api_key_storage_auth_without_its_cave
 
 
 def test_login_refuses_api_key_storage_auth_in_one_line_before_any_call(capsys):
-    from airflow_provider_oac.cli.main import main
-
     code = main(
         [
             "login",
@@ -206,8 +200,6 @@ def test_login_refuses_api_key_storage_auth_in_one_line_before_any_call(capsys):
 
 
 def test_the_hook_logs_the_warning_of_an_accepted_scope(monkeypatch, caplog, capfd):
-    from airflow_provider_oac.hooks.oac import OACHook
-
     slash_scope = f"{AUDIENCE}/urn:opc:resource:consumer::all offline_access"
     connection = {
         "conn_type": "oac",
@@ -227,8 +219,6 @@ def test_the_hook_logs_the_warning_of_an_accepted_scope(monkeypatch, caplog, cap
 
 
 def test_a_hook_given_its_config_reads_no_connection_and_refuses_another_connections():
-    from airflow_provider_oac.hooks.oac import OACHook
-
     cfg = config()  # "oac_test" exists nowhere: reading it from Airflow would fail
     hook = OACHook("oac_test", config=cfg, refuse_state_split=True)
 

@@ -12,6 +12,8 @@ import pytest
 from airflow_provider_oac.hooks.oac import OACHook
 from airflow_provider_oac.hooks.token_manager import TokenManager, forget_process_cache
 from airflow_provider_oac.hooks.token_store import VariableTokenStore
+from airflow_provider_oac.operators.keepalive import OACKeepAliveOperator
+from airflow_provider_oac.sensors.work_request import OACWorkRequestSensor
 from tests.helpers import cli, cli_login_args, login
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
@@ -43,8 +45,6 @@ def clocked_hook(conn_id: str, clock: Clock) -> OACHook:
 
 
 def operator_on(hook: OACHook):
-    from airflow_provider_oac.operators.keepalive import OACKeepAliveOperator
-
     operator = OACKeepAliveOperator(task_id="t", oac_conn_id=hook.oac_conn_id)
     operator.hook = hook
     return operator
@@ -159,8 +159,6 @@ def test_an_oac_task_logs_the_warning_in_a_dag_run(emulator, capfd):
 
 
 def test_the_sensor_logs_the_warning_too(emulator, capfd):
-    from airflow_provider_oac.sensors.work_request import OACWorkRequestSensor
-
     emulator.control.configure(work_request_seconds=0)
     login(emulator, "oac_x_sensor", refresh_token_lifetime=10 * HOUR)
     accepted = OACHook("oac_x_sensor").create_snapshot("sensed", "Snapshot-Pa55word!")

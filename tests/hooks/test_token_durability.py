@@ -20,6 +20,7 @@ import pytest
 
 from airflow_provider_oac.errors import OACError
 from airflow_provider_oac.hooks import token_store
+from airflow_provider_oac.hooks.config import login_key
 from airflow_provider_oac.hooks.oac import OACHook
 from airflow_provider_oac.hooks.token_manager import TokenManager, forget_process_cache
 from airflow_provider_oac.hooks.token_store import HostJournal, TokenRecord, VariableTokenStore
@@ -231,8 +232,6 @@ def test_a_journal_written_under_the_old_file_name_is_still_recovered(emulator, 
 
 
 def test_variable_keys_stay_within_airflows_250_characters_and_stay_exact():
-    from airflow_provider_oac.hooks.config import login_key
-
     conn_id = "c" * 250
     own = login_key(conn_id, "token")
     key = token_store.variable_key(conn_id, own)

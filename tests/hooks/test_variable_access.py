@@ -16,9 +16,12 @@ from types import SimpleNamespace
 import pytest
 
 from airflow_provider_oac.errors import OACError, OACLoginRequired
+from airflow_provider_oac.hooks import oac
 from airflow_provider_oac.hooks.oac import OACHook
 from airflow_provider_oac.hooks.token_manager import TokenManager, forget_process_cache
 from airflow_provider_oac.hooks.token_store import VariableTokenStore, variable_key
+from airflow_provider_oac.operators._base import WorkRecord
+from airflow_provider_oac.triggers.work_request import OACWorkRequestTrigger
 from tests.helpers import login
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
@@ -96,8 +99,6 @@ def test_the_token_store_round_trips_a_record_under_a_250_character_connection_i
 
 
 def work_record_key(dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> str:
-    from airflow_provider_oac.operators._base import WorkRecord
-
     ti = SimpleNamespace(dag_id=dag_id, run_id=run_id, task_id=task_id, map_index=map_index)
     return WorkRecord({"ti": ti})._variable  # type: ignore[arg-type]
 
@@ -117,9 +118,6 @@ def test_work_record_keys_fit_250_characters_for_250_character_dag_and_run_ids()
 def test_a_trigger_reads_the_connections_off_the_event_loop(emulator, monkeypatch):
     """Building the token manager reads the OAC and the lock connection (sync SDK calls): never on
     the event loop's own thread, where the triggerer's comms cannot answer them."""
-    from airflow_provider_oac.hooks import oac
-    from airflow_provider_oac.triggers.work_request import OACWorkRequestTrigger
-
     login(emulator, "oac_t_lockconn", lock_conn_id="oac_t_redis_lock")
     monkeypatch.setenv("AIRFLOW_CONN_OAC_T_REDIS_LOCK", "redis://127.0.0.1:6379/0")
     accepted = OACHook("oac_t_lockconn").create_snapshot("off-loop", "Snapshot-Pa55word!")

@@ -6,6 +6,7 @@ import pytest
 
 from airflow_provider_oac.assets import oac_snapshots_asset
 from airflow_provider_oac.errors import OACConfigError
+from airflow_provider_oac.hooks.token_manager import forget_process_cache
 from tests.conftest import REPO
 from tests.helpers import SNAPSHOT_PASSWORD, dag_bag, login, sync_dags_folder, write_dag
 
@@ -34,8 +35,6 @@ def test_a_connection_id_that_cannot_stand_in_a_uri_is_refused(conn_id):
 
 @pytest.fixture
 def logged_in(tmp_path, monkeypatch, emulator, airflow_db):
-    from airflow_provider_oac.hooks.token_manager import forget_process_cache
-
     monkeypatch.setenv("AIRFLOW_PROVIDER_OAC_STATE_DIR", str(tmp_path / "state"))
     forget_process_cache()
     emulator.control.configure(work_request_seconds=0.2)

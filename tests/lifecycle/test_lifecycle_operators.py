@@ -7,7 +7,10 @@ import time
 
 import pytest
 
+from airflow_provider_oac.errors import OACConfigError
 from airflow_provider_oac.hooks.oac import OACHook
+from airflow_provider_oac.operators.lifecycle import OACDeleteSnapshotOperator, OACPruneSnapshotsOperator
+from airflow_provider_oac.operators.snapshot import OACRestoreSnapshotOperator
 from tests.helpers import SNAPSHOT_PASSWORD, console_text, own_login, stored_work_records, write_dag
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
@@ -320,17 +323,11 @@ def test_prune_by_age_leaves_young_snapshots_alone(emulator):
     ],
 )
 def test_a_senseless_prune_rule_fails_at_dag_definition(kwargs, message):
-    from airflow_provider_oac.errors import OACConfigError
-    from airflow_provider_oac.operators.lifecycle import OACPruneSnapshotsOperator
-
     with pytest.raises(OACConfigError, match=message):
         OACPruneSnapshotsOperator(task_id="prune", **kwargs)
 
 
 def test_delete_needs_exactly_one_of_id_or_name():
-    from airflow_provider_oac.errors import OACConfigError
-    from airflow_provider_oac.operators.lifecycle import OACDeleteSnapshotOperator
-
     with pytest.raises(OACConfigError, match="exactly one of snapshot_id or snapshot_name"):
         OACDeleteSnapshotOperator(task_id="d")
     with pytest.raises(OACConfigError, match="delete_storage must be True or False"):
@@ -572,8 +569,6 @@ def test_a_retry_resumed_with_the_safety_snapshots_old_event_still_restores(emul
     retryable 409. Try 2 gets the safety snapshot's event again: it must still start the restore
     (once), not succeed with the safety snapshot's work request id and no restore."""
     from airflow.providers.common.compat.sdk import AirflowException, TaskDeferred
-
-    from airflow_provider_oac.operators.snapshot import OACRestoreSnapshotOperator
 
     golden = make("golden")
     operator = OACRestoreSnapshotOperator(

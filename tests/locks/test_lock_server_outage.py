@@ -12,7 +12,11 @@ import time
 
 import pytest
 
-from airflow_provider_oac.hooks.locks import OACLockTimeout, redis_lock
+from airflow_provider_oac.errors import OACError
+from airflow_provider_oac.hooks.locks import OACLockLost, OACLockTimeout, redis_lock
+from airflow_provider_oac.hooks.oac import OACHook
+from airflow_provider_oac.hooks.token_manager import TokenManager, forget_process_cache
+from airflow_provider_oac.hooks.token_store import VariableTokenStore
 from tests.servers import unique_lock_name
 
 # serial: the leases and outages are timed in seconds (a 7.7 s outage of a 10 s lease).
@@ -61,8 +65,6 @@ def test_the_lease_is_renewed_through_an_outage_shorter_than_the_lease(own_redis
 def test_a_holder_whose_lease_ran_out_in_an_outage_refuses_to_go_on(own_redis):
     """Down longer than the lease: the key expired, so the lock is lost; check() says so once Redis
     answers again (the key is not ours), and while it does not (less than half the lease left)."""
-    from airflow_provider_oac.hooks.locks import OACLockLost
-
     lease, name, conn = 3.0, unique_lock_name(), own_redis.conn()
     with redis_lock(conn, name, timeout=5, lease=lease) as lock:
         own_redis.kill()
@@ -90,10 +92,6 @@ def test_a_refresh_whose_redis_lease_ran_out_does_not_present_the_token(
     and IAM sees no token request; once Redis is back, the next try refreshes normally."""
     import contextlib
 
-    from airflow_provider_oac.errors import OACError
-    from airflow_provider_oac.hooks.oac import OACHook
-    from airflow_provider_oac.hooks.token_manager import TokenManager, forget_process_cache
-    from airflow_provider_oac.hooks.token_store import VariableTokenStore
     from tests.helpers import login
 
     monkeypatch.setenv("AIRFLOW_PROVIDER_OAC_STATE_DIR", str(tmp_path / "state"))
@@ -136,9 +134,6 @@ def test_a_lease_lost_while_iam_answers_still_stores_the_new_token(
     access token is used, and a warning says the lock was lost."""
     import contextlib
 
-    from airflow_provider_oac.hooks.oac import OACHook
-    from airflow_provider_oac.hooks.token_manager import TokenManager, forget_process_cache
-    from airflow_provider_oac.hooks.token_store import VariableTokenStore
     from tests.helpers import login
 
     monkeypatch.setenv("AIRFLOW_PROVIDER_OAC_STATE_DIR", str(tmp_path / "state"))
@@ -185,10 +180,6 @@ def test_a_refresh_retried_after_a_503_checks_the_lock_again_before_presenting_t
     without owning the lock: two callers could present the same one-time token."""
     import redis as redis_client
 
-    from airflow_provider_oac.hooks.locks import OACLockLost
-    from airflow_provider_oac.hooks.oac import OACHook
-    from airflow_provider_oac.hooks.token_manager import TokenManager, forget_process_cache
-    from airflow_provider_oac.hooks.token_store import VariableTokenStore
     from tests.helpers import login
 
     monkeypatch.setenv("AIRFLOW_PROVIDER_OAC_STATE_DIR", str(tmp_path / "state"))

@@ -11,8 +11,13 @@ import time
 import psycopg2
 import pytest
 
-from airflow_provider_oac.errors import OACError
-from airflow_provider_oac.hooks.locks import OACLockTimeout, advisory_lock_key, postgres_advisory_lock
+from airflow_provider_oac.errors import OACConfigError, OACError
+from airflow_provider_oac.hooks.locks import (
+    OACLockLost,
+    OACLockTimeout,
+    advisory_lock_key,
+    postgres_advisory_lock,
+)
 from tests.locks.helpers import Holder, count_under_lock, overlaps, take
 from tests.servers import PG_HOST, PG_PORT, postgres_lock_conn
 
@@ -194,8 +199,6 @@ def test_the_lock_connections_extra_sets_the_keepalives(pg_database, lock_name, 
 
 
 def test_a_keepalive_extra_that_is_not_a_whole_number_is_a_config_error(pg_database, lock_name):
-    from airflow_provider_oac.errors import OACConfigError
-
     conn = postgres_lock_conn(*pg_database, keepalives_idle="ten")
     with pytest.raises(OACConfigError, match="Extra 'keepalives_idle' must be a whole number of seconds"):
         take(postgres_advisory_lock(conn, lock_name, timeout=1))
@@ -204,8 +207,6 @@ def test_a_keepalive_extra_that_is_not_a_whole_number_is_a_config_error(pg_datab
 def test_a_holder_whose_session_the_server_ended_refuses_to_go_on(pg_lock, lock_name):
     """What the server does to a dead holder's session (keepalive gave up) happens here by
     pg_terminate_backend: the holder's check() then says the lock is lost instead of going on."""
-    from airflow_provider_oac.hooks.locks import OACLockLost
-
     with postgres_advisory_lock(pg_lock, lock_name, timeout=5) as held:
         held.check("present the refresh token")
         assert lock_holders(pg_lock, lock_name) == 1

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import pytest
 
+from airflow_provider_oac.auth.flows import revoke_refresh_token
+from airflow_provider_oac.auth.protocol import IAMEndpoints
+from airflow_provider_oac.hooks.oac import OACHook
 from airflow_provider_oac.hooks.token_manager import forget_process_cache
 from tests.helpers import console_text, login, stored_work_records, write_dag
 
@@ -55,15 +58,10 @@ def test_an_expired_login_fails_each_task_once_with_the_command_to_run(emulator,
 
 
 def test_a_revoked_login_fails_without_retries(emulator, capfd):
-    from airflow_provider_oac.hooks.oac import OACHook
-
     hook = OACHook("oac_dead")
     config = hook.config
     # What airflow-oac logout does at IAM, from another machine: the stored token is revoked.
     import requests
-
-    from airflow_provider_oac.auth.flows import revoke_refresh_token
-    from airflow_provider_oac.auth.protocol import IAMEndpoints
 
     with requests.Session() as session:
         assert revoke_refresh_token(
@@ -102,8 +100,6 @@ def test_after_an_outage_the_retry_succeeds(emulator):
 
 
 def test_a_login_that_dies_while_deferred_fails_the_task_once_and_keeps_the_work_record(emulator, capfd):
-    from airflow_provider_oac.hooks.oac import OACHook
-
     OACHook("oac_dead").get_access_token()  # the task starts with a fresh access token...
     emulator.control.configure(work_request_seconds=60)
     # ...then, in the trigger, OAC rejects it (401) and IAM refuses the refresh: the login is gone.
@@ -129,8 +125,6 @@ def test_a_login_that_dies_while_deferred_fails_the_task_once_and_keeps_the_work
 
 
 def test_a_deferred_sensor_whose_login_dies_fails_once(emulator, capfd, caplog):
-    from airflow_provider_oac.hooks.oac import OACHook
-
     emulator.control.configure(work_request_seconds=60)
     hook = OACHook("oac_dead")
     accepted = hook.create_snapshot("elsewhere", "Snapshot-Pa55word!")

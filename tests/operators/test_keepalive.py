@@ -11,6 +11,7 @@ import pytest
 
 from airflow_provider_oac.hooks.oac import OACHook
 from airflow_provider_oac.hooks.token_manager import forget_process_cache
+from airflow_provider_oac.operators.keepalive import OACKeepAliveOperator
 from tests.conftest import REPO
 from tests.helpers import dag_bag, login
 
@@ -28,8 +29,6 @@ def state_dir(tmp_path, monkeypatch):
 
 
 def keep_alive(conn_id: str):
-    from airflow_provider_oac.operators.keepalive import OACKeepAliveOperator
-
     return OACKeepAliveOperator(task_id="refresh_login", oac_conn_id=conn_id)
 
 

@@ -6,6 +6,8 @@ from datetime import datetime, timezone
 
 import pytest
 
+from airflow_provider_oac.errors import OACConfigError
+from airflow_provider_oac.operators.snapshot import OACCreateSnapshotOperator, OACRestoreSnapshotOperator
 from tests.conftest import REPO
 from tests.helpers import SNAPSHOT_PASSWORD, console_text, dag_bag, own_login, write_dag
 
@@ -265,9 +267,6 @@ def test_a_deferred_create_without_answer_or_snapshot_fails_and_never_posts_agai
     ],
 )
 def test_bad_create_arguments_fail_at_dag_definition(kwargs, message):
-    from airflow_provider_oac.errors import OACConfigError
-    from airflow_provider_oac.operators.snapshot import OACCreateSnapshotOperator
-
     with pytest.raises(OACConfigError, match=message.replace("(", r"\(")):
         OACCreateSnapshotOperator(task_id="t", **kwargs)
 
@@ -298,9 +297,6 @@ def test_bad_create_values_fail_the_task_without_retries_or_network_calls(emulat
     ],
 )
 def test_a_literal_new_snapshot_password_breaking_oracles_rule_fails_at_dag_definition(operator):
-    from airflow_provider_oac.errors import OACConfigError
-    from airflow_provider_oac.operators.snapshot import OACCreateSnapshotOperator, OACRestoreSnapshotOperator
-
     names = {"OACCreateSnapshotOperator": OACCreateSnapshotOperator, "WEAK": WEAK}
     names["OACRestoreSnapshotOperator"] = OACRestoreSnapshotOperator
     with pytest.raises(OACConfigError) as caught:
@@ -391,9 +387,6 @@ def test_a_bar_uri_of_an_undocumented_form_is_warned_about_and_oac_decides(emula
 
 
 def test_restore_needs_exactly_one_of_id_or_name():
-    from airflow_provider_oac.errors import OACConfigError
-    from airflow_provider_oac.operators.snapshot import OACRestoreSnapshotOperator
-
     with pytest.raises(OACConfigError, match="exactly one of snapshot_id or snapshot_name"):
         OACRestoreSnapshotOperator(task_id="r", password=PASSWORD)
     with pytest.raises(OACConfigError, match="exactly one"):

@@ -8,6 +8,8 @@ import importlib
 
 import pytest
 
+from airflow_provider_oac.hooks.oac import OACHook
+from airflow_provider_oac.sensors.work_request import OACWorkRequestSensor
 from airflow_provider_oac.triggers.work_request import (
     OUTCOME_SUCCEEDED,
     OUTCOME_TIMEOUT,
@@ -59,8 +61,6 @@ def test_a_trigger_is_rebuilt_from_what_it_serializes(trigger):
 
 
 def test_the_name_trigger_reports_the_snapshot_once_it_is_listed():
-    from airflow_provider_oac.hooks.oac import OACHook
-
     hook = OACHook("oac_triggers")
     accepted = hook.create_snapshot("appears-later", PASSWORD)
     event = first_event(
@@ -138,8 +138,6 @@ def test_no_event_at_all_is_a_failure_that_says_so():
 
 
 def test_the_triggers_send_their_events_as_plain_dicts(emulator):
-    from airflow_provider_oac.hooks.oac import OACHook
-
     hook = OACHook("oac_triggers")
     accepted = hook.create_snapshot("as-dict", PASSWORD)
     payload = first_event(OACWorkRequestTrigger(accepted.work_request_id, "oac_triggers", poll_interval=0.1))
@@ -156,8 +154,6 @@ def test_the_triggers_send_their_events_as_plain_dicts(emulator):
 
 
 def test_the_event_names_the_try_that_deferred(emulator):
-    from airflow_provider_oac.hooks.oac import OACHook
-
     accepted = OACHook("oac_triggers").create_snapshot("tried", PASSWORD)
     trigger = OACWorkRequestTrigger(
         accepted.work_request_id, "oac_triggers", poll_interval=0.1, deferred_in_try=2
@@ -178,9 +174,6 @@ def test_a_sensor_resumed_with_an_earlier_trys_event_waits_again(emulator):
     resume for retries): the retry of a sensor whose wait timed out must wait again, not fail the
     same way at once."""
     from airflow.providers.common.compat.sdk import AirflowException, TaskDeferred
-
-    from airflow_provider_oac.hooks.oac import OACHook
-    from airflow_provider_oac.sensors.work_request import OACWorkRequestSensor
 
     emulator.control.configure(work_request_seconds=30)
     accepted = OACHook("oac_triggers").create_snapshot("sensed", PASSWORD)

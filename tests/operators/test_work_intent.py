@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import pytest
 
+from airflow_provider_oac.hooks.oac import OACHook
+from airflow_provider_oac.hooks.token_manager import forget_process_cache
+from airflow_provider_oac.operators._base import WorkRecord
 from tests.faults import work_record
 from tests.faults.work_record import retry_in_this_process, run_until_accepted_then_kill
 from tests.helpers import console_text, own_login, write_dag
@@ -60,8 +63,6 @@ def how_to_clear(dag_id: str) -> str:
 
 
 def source_snapshot(name: str = "source") -> str:
-    from airflow_provider_oac.hooks.oac import OACHook
-
     hook = OACHook("oac_default")
     accepted = hook.create_snapshot(name, PASSWORD)
     work_request = hook.wait_for_work_request(accepted.work_request_id, poll_interval=0.2)
@@ -139,8 +140,6 @@ def test_a_retry_that_finds_a_restore_intent_fails_without_posting(emulator, fai
 def test_the_variable_record_of_airflow_3_0_to_3_2_refuses_a_second_restore_too(
     emulator, failing_store, monkeypatch, capfd
 ):
-    from airflow_provider_oac.operators._base import WorkRecord
-
     real_init = WorkRecord.__init__
 
     def without_task_state_store(self, context):  # as on Airflow 3.0 to 3.2
@@ -229,8 +228,6 @@ def test_a_failed_read_of_the_variable_record_does_not_send_the_restore_again(
     """On Airflow 3.0 to 3.2 the record is a Variable. The Task SDK's ``Variable.get(default=...)``
     answers the default when the API server fails (it logs the error and tries the next secrets
     backend): read that way, a retry whose record read failed saw no record and posted again."""
-    from airflow_provider_oac.operators._base import WorkRecord
-
     real_init = WorkRecord.__init__
 
     def without_task_state_store(self, context):  # as on Airflow 3.0 to 3.2
@@ -351,7 +348,6 @@ def test_a_restore_whose_token_refresh_fails_before_the_post_is_not_refused_as_s
     """A restore by id makes no OAC call before its POST, so its access token used to be fetched
     after the intent was written: a refresh that failed there (here the host's token state
     directory is unusable) left an intent for a restore never sent, and the retry refused it."""
-    from airflow_provider_oac.hooks.token_manager import forget_process_cache
     from tests.helpers import login
 
     target = source_snapshot()
