@@ -93,6 +93,7 @@ def announce_copy(operator: Any, context: Context, extra: dict[str, Any]) -> Non
     asset is among the operator's outlets."""
     if not operator.outlets:
         return
+    # lazy: DAG-parse cost, see bench/parse_cost.py
     from airflow_provider_oac.errors import OACConfigError
 
     try:

@@ -33,13 +33,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from airflow_provider_oac.client.sync import find_created_snapshot
 from airflow_provider_oac.errors import (
+    OACAuthError,
     OACConfigError,
     OACError,
     OACNotFoundError,
     OACOutcomeUnknownError,
     OACWorkRequestFailed,
 )
+from airflow_provider_oac.validation import validate_resource_id
 
 if TYPE_CHECKING:
     from airflow_provider_oac.client.models import Accepted, Snapshot
@@ -274,8 +277,6 @@ class SnapshotCopy:
         return source_version, target_version
 
     def _version(self, hook: OACHook, role: str) -> str | None:
-        from airflow_provider_oac.errors import OACAuthError
-
         try:
             details = hook.client.get_system()
         except OACAuthError:
@@ -303,8 +304,6 @@ class SnapshotCopy:
 
     def _source_snapshot(self) -> str:
         if self.snapshot_id is not None:
-            from airflow_provider_oac.validation import validate_resource_id
-
             return validate_resource_id(self.snapshot_id, "snapshot_id")
         name = str(self.snapshot_name)
         if self.use_existing:
@@ -418,8 +417,6 @@ class SnapshotCopy:
             ) from None
         snapshot_id = finished.snapshot_id
         if snapshot_id is None:
-            from airflow_provider_oac.client.sync import find_created_snapshot
-
             made = find_created_snapshot(hook.client, name, finished)
             snapshot_id = made.id if made else None
         if snapshot_id is None:

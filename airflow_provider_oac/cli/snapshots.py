@@ -329,6 +329,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
 def cmd_copy(args: argparse.Namespace) -> int:
     """The copy operator's steps (:mod:`airflow_provider_oac.refresh`), journalled in memory: a lost
     answer is waited for by name within this run, never posted again."""
+    # lazy: CLI start-up (only this command needs the copy)
     from airflow_provider_oac.refresh import MemoryJournal, SnapshotCopy
     from airflow_provider_oac.validation import require_text, validate_snapshot_name
 

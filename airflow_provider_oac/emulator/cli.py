@@ -132,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
     servers: list[Any] = []
     store = None
     if len(configs) > 1:
+        # lazy: one emulator instance needs no shared store
         from airflow_provider_oac.emulator.storage import ObjectStore
 
         store = ObjectStore(threading.RLock())

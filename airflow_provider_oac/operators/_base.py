@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -99,6 +99,7 @@ class OACTaskMixin:
         trigger.deferred_in_try = _try_number(context)
         left = execution_time_left(self, context)
         if left is not None:
+            # lazy: DAG-parse cost, see bench/parse_cost.py
             from airflow_provider_oac.triggers.events import LIMITED_BY_EXECUTION_TIMEOUT
 
             if left <= 0:
@@ -113,6 +114,7 @@ class OACTaskMixin:
     @staticmethod
     def time_limit_exceeded(message: str) -> BaseException:
         """Airflow's own exception for a task that ran out of ``execution_timeout``."""
+        # lazy: DAG-parse cost, see bench/parse_cost.py
         from airflow.providers.common.compat.sdk import AirflowTaskTimeout
 
         return AirflowTaskTimeout(message)
@@ -123,6 +125,7 @@ class OACTaskMixin:
     ) -> Iterator[None]:
         """Around a wait in the worker: what :meth:`on_kill` names, and one clear line (and the
         task's failure message) when ``execution_timeout`` ends the wait. The record stays."""
+        # lazy: DAG-parse cost, see bench/parse_cost.py
         from airflow.providers.common.compat.sdk import AirflowTaskTimeout
 
         self.__dict__["_oac_waiting"] = {
@@ -140,6 +143,7 @@ class OACTaskMixin:
 
     def stopped_waiting(self, why: str) -> str | None:
         """Log, once, that the wait in the worker ended before OAC's work; the line (None if not waiting)."""
+        # lazy: DAG-parse cost, see bench/parse_cost.py
         from airflow_provider_oac.triggers.events import stopped_waiting_message
 
         waiting = self.__dict__.get("_oac_waiting")
@@ -199,6 +203,7 @@ class OACTaskMixin:
         """Airflow ended the deferral itself (its timeout, or the trigger failed) without an event
         from OAC's side: name the work this task waited for, from its record, and how to check."""
         with contextlib.suppress(Exception):  # the failure Airflow raises next matters more
+            # lazy: DAG-parse cost, see bench/parse_cost.py
             from airflow_provider_oac.triggers.events import stopped_waiting_message
 
             if hasattr(self, "work_record"):  # an operator: its record of the work it started
@@ -408,8 +413,6 @@ def execution_time_left(task: Any, context: Context) -> float | None:
     """Seconds left of the task's ``execution_timeout`` in this try (None: no limit), counted from
     the try's start (``ti.start_date``; Airflow 3.2+ keep it across deferrals, 3.0 and 3.1 give a
     resumed task the time it resumed)."""
-    from datetime import datetime, timezone
-
     limit = getattr(task, "execution_timeout", None)
     if not isinstance(limit, timedelta):
         return None
