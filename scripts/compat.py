@@ -350,7 +350,10 @@ floor 1.17 excepted) and the provider installed from its wheel, not editable. Se
 - **form**: the `oac` type's fields as the api-server serves them (`/ui/connections/hook_meta`); on 3.0
   without `wtforms` (no FAB provider) Airflow drops every provider's fields: the type listed, generic form.
 - **plugin**: `tests/ui/test_login_routes.py` on that api-server: the `/oac-login` page and its API with
-  SimpleAuthManager users logged in through `/auth/token` (the browser test is skipped without Chromium).
+  SimpleAuthManager users logged in through `/auth/token`; and `tests/ui/test_login_browser.py` in
+  headless Chromium (skipped without it): on 3.1+ the page in the UI's frame (Admin > Log in to OAC);
+  on 3.0, which has no plugin pages in its UI, the page opened by its URL after 3.0's UI has moved the
+  sign-in token into the browser's storage, as 3.0 users open it.
 
 What differs on Airflow 3.0 (measured on 3.0.6):
 

@@ -28,8 +28,15 @@ class EmulatorControl:
             self._session = requests.Session()
             # Loopback only: an HTTP(S)_PROXY from the environment must not capture these calls.
             self._session.trust_env = False
+        # A connection of its own for each call, closed after the answer: on a kept-alive one, a
+        # call made just as the emulator (uvicorn, after 5 idle seconds) closes it gets "Connection
+        # reset by peer", and a control call cannot be safely sent again (add_fault, approve...).
         response = self._session.request(
-            method, f"{self.base_url}/_emulator/{name}", json=payload, timeout=self.timeout
+            method,
+            f"{self.base_url}/_emulator/{name}",
+            json=payload,
+            timeout=self.timeout,
+            headers={"Connection": "close"},
         )
         if response.status_code >= 400:
             try:

@@ -1,4 +1,7 @@
-"""The login page in headless Chromium, inside the Airflow 3.3.2 UI, against the emulator's IAM.
+"""The login page in headless Chromium, opened as a signed-in user opens it on the installed
+Airflow, against the emulator's IAM: on 3.1+ inside the Airflow UI's frame (Admin > "Log in to
+OAC", an external view); on 3.0, which has no external views, by its URL ``/oac-login/`` after
+3.0's own UI has moved the user's token into ``localStorage`` (what 3.0 and 3.1.0 do).
 
 Needs Debian's ``chromium`` and ``chromium-driver`` (``make browser-deps`` installs them) and
 selenium; skipped, saying which is missing, where they cannot be installed. Screenshots go to
@@ -12,6 +15,7 @@ import os
 from pathlib import Path
 
 import pytest
+from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_1_PLUS
 
 from tests.conftest import REPO
 from tests.ui.conftest import UIServer
@@ -76,25 +80,40 @@ def browser(tmp_path):
 
 
 class Page:
-    """The Airflow UI with the login page in its frame, as a signed-in user sees it."""
+    """The login page as a user signed in to the Airflow UI sees it: in the UI's frame on 3.1+,
+    on its own on 3.0."""
 
     def __init__(self, driver, ui: UIServer, username: str):
         self.driver = driver
         self.ui = ui
-        # Any same-origin page first: a cookie can only be set for the page's origin.
+        # Any same-origin page first: a cookie can only be set for the page's origin. The cookie is
+        # what each version's sign-in leaves: HttpOnly from 3.1.1; on 3.0 readable by the UI's
+        # JavaScript, which moves it to localStorage["token"] and deletes it.
         driver.get(f"{ui.base_url}/api/v2/monitor/health")
-        driver.add_cookie({"name": "_token", "value": ui.token(username), "path": "/", "httpOnly": True})
+        driver.add_cookie(
+            {"name": "_token", "value": ui.token(username), "path": "/", "httpOnly": AIRFLOW_V_3_1_PLUS}
+        )
 
     def open(self) -> Page:
         from selenium.webdriver.common.by import By
         from selenium.webdriver.support import expected_conditions as ec
         from selenium.webdriver.support.ui import WebDriverWait
 
-        self.driver.get(f"{self.ui.base_url}/plugin/oac-login")
-        frame = WebDriverWait(self.driver, WAIT).until(
-            ec.presence_of_element_located((By.CSS_SELECTOR, "iframe[title='Log in to OAC']"))
-        )
-        self.driver.switch_to.frame(frame)
+        if AIRFLOW_V_3_1_PLUS:
+            self.driver.get(f"{self.ui.base_url}/plugin/oac-login")
+            frame = WebDriverWait(self.driver, WAIT).until(
+                ec.presence_of_element_located((By.CSS_SELECTOR, "iframe[title='Log in to OAC']"))
+            )
+            self.driver.switch_to.frame(frame)
+        else:
+            # Airflow 3.0 has no external views (no /plugin/<route>, no nav entry): the user opens
+            # the Airflow UI, whose first API call moves the sign-in cookie into localStorage, and
+            # then the page by its URL (docs/ui-login.md).
+            self.driver.get(f"{self.ui.base_url}/")
+            WebDriverWait(self.driver, WAIT).until(
+                lambda driver: driver.execute_script("return window.localStorage.getItem('token')")
+            )
+            self.driver.get(self.ui.page_url)
         WebDriverWait(self.driver, WAIT).until(ec.presence_of_element_located((By.ID, "login-form")))
         return self
 
