@@ -42,7 +42,7 @@ from airflow_provider_oac.errors import (
     OACOutcomeUnknownError,
     OACWorkRequestFailed,
 )
-from airflow_provider_oac.validation import validate_resource_id
+from airflow_provider_oac.validation import validate_resource_id, version_key
 
 if TYPE_CHECKING:
     from airflow_provider_oac.client.models import Accepted, Snapshot
@@ -524,15 +524,3 @@ _STEP_FIELD = {"source": "snapshot_name", "register": "registered_name", "safety
 
 def _failed_fields(exc: OACWorkRequestFailed) -> dict[str, Any]:
     return {"work_request_id": exc.work_request_id, "status": exc.status, "errors": exc.errors}
-
-
-def version_key(version: str) -> tuple[int, ...] | None:
-    """``"2026.11.0"`` as ``(2026, 11)`` for comparison (trailing zeros dropped); None when not
-    dotted numbers (OAC's version format is unconfirmed)."""
-    parts = version.strip().split(".")
-    if not parts or not all(part.isdigit() for part in parts):
-        return None
-    numbers = [int(part) for part in parts]
-    while len(numbers) > 1 and numbers[-1] == 0:
-        numbers.pop()
-    return tuple(numbers)

@@ -298,3 +298,16 @@ def validate_positive_number(value: object, field: str, *, allow_zero: bool = Fa
     if value < 0 or (value == 0 and not allow_zero):
         raise OACConfigError(f"{field} must be greater than 0 (got {value}).")
     return float(value)
+
+
+def version_key(version: str) -> tuple[int, ...] | None:
+    """``"2026.11.0"`` as ``(2026, 11)`` for comparison (trailing zeros dropped); None when not
+    dotted numbers (OAC's version format is unconfirmed). The copy's version check and the
+    emulator's both use it."""
+    parts = version.strip().split(".") if isinstance(version, str) else []
+    if not parts or not all(part.isdigit() for part in parts):
+        return None
+    numbers = [int(part) for part in parts]
+    while len(numbers) > 1 and numbers[-1] == 0:
+        numbers.pop()
+    return tuple(numbers)

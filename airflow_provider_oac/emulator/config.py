@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_provider_oac.validation import version_key
+
 #: The public ("Mobile Application") client registered in the emulated identity domain.
 DEFAULT_CLIENT_ID = "oac-emulator-client"
 #: The OAC app's primary audience. Deliberately not the OAC URL: in IAM they differ, and a client
@@ -147,14 +149,3 @@ def _check(name: str, value: Any) -> None:
             raise ValueError("device_interval must be a whole number of seconds (1 or more) or None")
     elif not isinstance(value, bool):
         raise ValueError(f"{name} must be true or false")
-
-
-def version_key(version: str) -> tuple[int, ...] | None:
-    """``"2026.11.0"`` as ``(2026, 11, 0)`` for comparison; None for anything else."""
-    parts = version.strip().split(".") if isinstance(version, str) else []
-    if not parts or not all(part.isdigit() for part in parts):
-        return None
-    numbers = [int(part) for part in parts]
-    while len(numbers) > 1 and numbers[-1] == 0:
-        numbers.pop()
-    return tuple(numbers)

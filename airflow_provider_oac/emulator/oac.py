@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_oac.emulator.common import APIProblem, Clock, Counters, rfc3339
-from airflow_provider_oac.emulator.config import EmulatorConfig, version_key
+from airflow_provider_oac.emulator.config import EmulatorConfig
 from airflow_provider_oac.emulator.faults import Fault
 from airflow_provider_oac.emulator.iam import IdentityDomain, InvalidAccessToken
 from airflow_provider_oac.emulator.snapshot_requests import (
@@ -28,6 +28,7 @@ from airflow_provider_oac.emulator.snapshot_requests import (
     validate_snapshot_request,
 )
 from airflow_provider_oac.emulator.storage import BarObject, BucketKey, ObjectStore
+from airflow_provider_oac.validation import version_key
 
 #: The share of a work request's duration spent ACCEPTED before it turns IN_PROGRESS.
 ACCEPTED_SHARE = 0.1
