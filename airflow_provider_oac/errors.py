@@ -140,6 +140,11 @@ class OACWorkRequestTimeout(OACError):
         self.work_request_id = work_request_id
 
 
+class OACCopyNeedsAPerson(OACError):
+    """A copy across instances stopped where only a person can decide (a restore whose answer was
+    lost): final, never retried automatically."""
+
+
 # --- IAM / OAuth ---------------------------------------------------------------------------------
 
 

@@ -37,6 +37,7 @@ from airflow_provider_oac.client.sync import find_created_snapshot
 from airflow_provider_oac.errors import (
     OACAuthError,
     OACConfigError,
+    OACCopyNeedsAPerson,
     OACError,
     OACNotFoundError,
     OACOutcomeUnknownError,
@@ -81,11 +82,6 @@ class MemoryJournal:
 
     def clear(self) -> None:
         self.record = None
-
-
-class CopyNeedsAPerson(OACError):
-    """The copy stopped where only a person can decide (a restore whose answer was lost): final,
-    never retried automatically."""
 
 
 @dataclass
@@ -459,7 +455,7 @@ class SnapshotCopy:
             return str(self._record["restore_work_request_id"])
         work_request_id = self._record.get("restore_work_request_id")
         if self._record.get("restore_intent") and work_request_id is None:
-            raise CopyNeedsAPerson(
+            raise OACCopyNeedsAPerson(
                 f"An earlier try sent the restore of snapshot {registered_id} on the target but recorded no "
                 "work request (its answer was lost or the worker died): the target may be restoring now, so "
                 "it was not sent again. Check the target instance; to restore again deliberately, clear the "
@@ -474,7 +470,7 @@ class SnapshotCopy:
             except OACOutcomeUnknownError as exc:
                 # A person decides: the intent goes, so re-running the copy restores again on purpose.
                 self._forget("restore_intent", "restore_work_request_id")
-                raise CopyNeedsAPerson(
+                raise OACCopyNeedsAPerson(
                     f"{exc} The target may have started the restore; it was not sent again. Check the target "
                     "instance, then run the copy again to restore."
                 ) from None

@@ -118,8 +118,9 @@ class OACCopySnapshotOperator(OACBaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         # lazy: DAG-parse cost, see bench/parse_cost.py
+        from airflow_provider_oac.errors import OACCopyNeedsAPerson
         from airflow_provider_oac.hooks._airflow import fail_exception, mask_secret
-        from airflow_provider_oac.refresh import CopyNeedsAPerson, SnapshotCopy
+        from airflow_provider_oac.refresh import SnapshotCopy
 
         password = self.rendered_secret("password")
         mask_secret(password)
@@ -149,7 +150,7 @@ class OACCopySnapshotOperator(OACBaseOperator):
             )
             try:
                 result = copy.run().as_dict()
-            except CopyNeedsAPerson as exc:
+            except OACCopyNeedsAPerson as exc:
                 raise fail_exception()(str(exc)) from None
         result.update(source_conn_id=self.source_conn_id, target_conn_id=self.target_conn_id)
         # lazy: DAG-parse cost, see bench/parse_cost.py
