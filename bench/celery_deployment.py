@@ -309,6 +309,7 @@ def main() -> int:
             if lock_redis is not None:
                 lock_redis.stop()
             emulator.stop()
+            drop_broker_keys(f"{queue}:")
     print_table(rows, args)
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
@@ -322,6 +323,19 @@ def main() -> int:
         for r in rows
     )
     return 0 if ok and len(rows) == len(scenarios) else 1
+
+
+def drop_broker_keys(prefix: str) -> None:
+    """Remove this run's keys (queue, bindings, unacked messages) from the shared Redis broker."""
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=6379, db=0)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
 
 
 SET_LOCK = """
