@@ -15,6 +15,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from airflow_provider_oac.triggers.work_request import OUTCOME_TIMEOUT, OACWorkRequestTrigger
+from airflow_provider_oac.version_compat import AIRFLOW_V_3_1_PLUS
 from tests.helpers import SNAPSHOT_PASSWORD, own_login
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
@@ -121,7 +122,11 @@ def test_a_worker_wait_killed_then_timed_out_logs_one_line_and_keeps_the_record(
     execution_timeout's alarm raises AirflowTaskTimeout in the wait. One line names the work
     request and how to check on it; the task fails with that message; nothing is posted again."""
     from airflow.providers.common.compat.sdk import AirflowTaskTimeout
-    from airflow.sdk.execution_time.timeout import timeout
+
+    if AIRFLOW_V_3_1_PLUS:
+        from airflow.sdk.execution_time.timeout import timeout
+    else:  # 3.0's task runner uses core's
+        from airflow.utils.timeout import timeout  # type: ignore[no-redef]
 
     from airflow_provider_oac.hooks.oac import OACHook
 
@@ -158,7 +163,11 @@ def test_airflow_ending_the_deferral_itself_names_the_recorded_work_request(capf
     """Airflow's own deferral timeout (the backstop) or a crashed trigger resumes the task with
     ``__fail__`` and no event: the task names the work request from its record before failing."""
     from airflow.sdk.bases.operator import TriggerFailureReason
-    from airflow.sdk.exceptions import TaskDeferralTimeout
+
+    if AIRFLOW_V_3_1_PLUS:
+        from airflow.sdk.exceptions import TaskDeferralTimeout
+    else:  # 3.0 raises core's
+        from airflow.exceptions import TaskDeferralTimeout  # type: ignore[no-redef]
 
     operator = backup(deferrable=True)
     ti = TaskInstanceStub(0)
