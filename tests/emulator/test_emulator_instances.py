@@ -288,9 +288,9 @@ def test_airflow_oac_emulator_instances_2_serves_two_instances_over_one_store(tm
     import sys
 
     from airflow_provider_oac.emulator import EmulatorControl
-    from tests.emulator.test_emulator_cli import free_port, wait_until_up
+    from tests.emulator.test_emulator_cli import free_port_pair, wait_until_up
 
-    port = free_port()
+    port = free_port_pair()
     process = subprocess.Popen(
         [sys.executable, "-m", "airflow_provider_oac.emulator", "--port", str(port), "--instances", "2"],
         stdout=subprocess.PIPE,
