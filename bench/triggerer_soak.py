@@ -28,7 +28,6 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
-from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
@@ -82,27 +81,6 @@ def children(pid: int) -> list[int]:
     return found
 
 
-def record_issued_tokens(issued: set[str]) -> None:
-    """Remember every access and refresh token the in-process emulator hands out."""
-    from airflow_provider_oac.emulator.state import EmulatorState
-
-    answer = EmulatorState._access_token_answer
-    refresh = EmulatorState._issue_refresh_token
-
-    def recording_answer(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        result = answer(self, *args, **kwargs)
-        issued.add(result["access_token"])
-        return result
-
-    def recording_refresh(self: Any, *args: Any, **kwargs: Any) -> str:
-        token = refresh(self, *args, **kwargs)
-        issued.add(token)
-        return token
-
-    EmulatorState._access_token_answer = recording_answer  # type: ignore[method-assign]
-    EmulatorState._issue_refresh_token = recording_refresh  # type: ignore[method-assign]
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--generations", type=int, default=2000)
@@ -115,8 +93,6 @@ def main() -> int:
     from tests.deployment import AirflowDeployment
     from tests.test_real_scheduler import PASSWORD, cli_login
 
-    issued: set[str] = set()
-    record_issued_tokens(issued)
     work = Path(tempfile.mkdtemp(prefix="oac-soak-"))
     dags = work / "dags"
     dags.mkdir()
@@ -183,6 +159,8 @@ def main() -> int:
         control.release_work_requests()
         states = deployment.wait_for_runs("oac_soak", [run_id], timeout=300)
     counters = control.counters()
+    tokens = control.issued_tokens()
+    issued = set(tokens["access_tokens"]) | set(tokens["refresh_tokens"])
     emulator.stop()
     hits = _scan(work / "home", issued)
     elapsed = time.monotonic() - started
