@@ -8,9 +8,17 @@ measured on Airflow 3.3.2, one ``mask_secret`` takes 8 ms with 10 generations of
 
 So this process masks each generation of tokens once, and stops masking a generation when it is
 useless: at least :data:`KEEP_GENERATIONS` newer ones exist (its refresh token is spent) and its
-access token expired :data:`GRACE_SECONDS` ago. Only values this module registered are retired,
-and never one that a live generation still holds. Retiring uses the masker's private state; if a
-future Airflow changes it, nothing is retired (the old growth, never a leak).
+access token expired a grace period ago: :data:`GRACE_SECONDS`, or three of the token's lifetimes
+if that is shorter (short-lived tokens would otherwise keep a hundred generations masked). Only
+values this module registered are retired, and never one that a live generation still holds.
+Retiring uses the masker's private state; if a future Airflow changes it, nothing is retired (the
+old growth, never a leak).
+
+Each mask and unmask compiles one regex of every masked value with ``re.compile``, and Python's
+``re`` module keeps the last 512 compiled regexes: about 1 MB per refresh generation in a trigger
+runner until that cache was full (the soak, issue 15). So after masking or unmasking a generation
+this module empties that cache (``re.purge()``; other regexes are compiled again on their next
+use, once per refresh at most).
 
 Retiring applies to both maskers a process may have: the Task SDK's and, where the ORM loads
 Variables (the CLI, the API server), core Airflow's.
@@ -40,14 +48,18 @@ from airflow_provider_oac.hooks._airflow import in_trigger_runner, mask_secret
 
 #: Generations kept masked after they are superseded (the newest is always masked).
 KEEP_GENERATIONS = 2
-#: How long after its access token expired a superseded generation stays masked.
+#: How long after its access token expired a superseded generation stays masked, at most ...
 GRACE_SECONDS = 300.0
+#: ... and in access-token lifetimes (3-second tokens: 9 s), at least MIN_GRACE_SECONDS.
+GRACE_LIFETIMES = 3.0
+MIN_GRACE_SECONDS = 10.0
 
 
 @dataclass(slots=True)
 class _Generation:
     identity: str
     expires_at: float
+    grace: float
     secrets: set[str] = field(default_factory=set)
 
 
@@ -89,7 +101,10 @@ def mask_generation(
             generations = _generations.setdefault(key, [])
             generation = next((g for g in generations if g.identity == identity), None)
             if generation is None:
-                generation = _Generation(identity, access_token_expires_at)
+                # The life left when first seen: the whole life right after a refresh.
+                life = max(0.0, access_token_expires_at - now)
+                grace = max(MIN_GRACE_SECONDS, min(GRACE_SECONDS, GRACE_LIFETIMES * life))
+                generation = _Generation(identity, access_token_expires_at, grace)
                 generations.append(generation)
             new = [s for s in secrets if s and s not in generation.secrets]
             generation.secrets.update(new)
@@ -98,6 +113,8 @@ def mask_generation(
             _mask_rotating(new)
         if retired:
             unmask_secrets(retired)
+        if new or retired:
+            re.purge()  # drop the regexes just compiled from our values (see the module docstring)
 
 
 def _mask_rotating(values: list[str]) -> None:
@@ -115,7 +132,7 @@ def _retire(generations: list[_Generation], now: float) -> set[str]:
     due = [
         g
         for g in generations[: max(0, len(generations) - 1 - KEEP_GENERATIONS)]
-        if now >= g.expires_at + GRACE_SECONDS
+        if now >= g.expires_at + g.grace
     ]
     if not due:
         return set()

@@ -6,6 +6,7 @@ access-token lifetimes on an injected clock; the assertions read Airflow's own m
 
 from __future__ import annotations
 
+import gc
 import re
 
 import pytest
@@ -50,14 +51,17 @@ def is_masked(value: str) -> bool:
     return value not in str(masker().redact(f"leaked: {value}"))
 
 
-def refresh_many_times(conn_id: str, lifetimes: int) -> tuple[list[str], list[str], TokenManager]:
+def refresh_many_times(
+    conn_id: str, lifetimes: int, step: float = 95
+) -> tuple[list[str], list[str], TokenManager]:
+    """``lifetimes`` refreshes, ``step`` seconds apart (95: 100-second access tokens each need one)."""
     clock = Clock()
     tokens = TokenManager(OACHook(conn_id).config, VariableTokenStore(), clock=clock)
     access_tokens, refresh_tokens = [], []
     for _ in range(lifetimes):
         access_tokens.append(tokens.get_access_token())
         refresh_tokens.append(tokens.stored_record().refresh_token)
-        clock.now += 95  # 100-second access tokens: each step needs a refresh
+        clock.now += step
     return access_tokens, refresh_tokens, tokens
 
 
@@ -78,6 +82,39 @@ def test_a_long_running_process_masks_only_the_recent_token_generations(emulator
     assert len(masker().patterns) - patterns_before <= 3 * (masking.KEEP_GENERATIONS + 1 + 4)
     if core is not None:
         assert len(core.patterns) - core_before <= masking.KEEP_GENERATIONS + 1 + 4
+
+
+def test_short_lived_tokens_keep_as_few_generations_masked(emulator):
+    """Issue 15 item 2, found by the soak (3-second tokens): a superseded generation stayed masked
+    for 300 s after its access token expired, whatever the tokens' life. With 3-second tokens that
+    held 100 generations, and each new mask recompiled a regex of all 300 values, blocking the
+    triggerer's event loop for up to a second. The grace now scales with the token's life."""
+    emulator.control.configure(access_token_ttl=3)
+    login(emulator, "oac_mask_short")
+    access_tokens, _, tokens = refresh_many_times("oac_mask_short", 40, step=2.5)
+    assert tokens.refresh_count == 40
+    assert is_masked(access_tokens[-1]) and is_masked(access_tokens[-2])
+    assert masking.masked_generations(tokens._key) <= masking.KEEP_GENERATIONS + 1 + 6
+
+
+def test_masking_leaves_no_compiled_regex_behind(emulator):
+    """Issue 15 item 2, found by the soak: each mask (Airflow's ``add_mask``, and this module's
+    unmask) compiled one regex of every masked value with ``re.compile``, and Python's ``re`` module
+    keeps the last 512 compiled regexes. A long-running trigger runner grew by about 1 MB per
+    refresh generation until that cache was full. Only the maskers' own regexes may hold a token."""
+    login(emulator, "oac_mask_regex")
+    access_tokens, _, _ = refresh_many_times("oac_mask_regex", 20)
+    escaped = [re.escape(token) for token in access_tokens]
+    gc.collect()
+    holding = [
+        obj
+        for obj in gc.get_objects()
+        if isinstance(obj, re.Pattern)
+        and isinstance(obj.pattern, str)
+        and any(token in obj.pattern for token in escaped)
+    ]
+    # The Task SDK's masker and (3.1+) core's: one current regex each.
+    assert len(holding) <= 2, f"{len(holding)} compiled regexes hold an access token"
 
 
 def test_the_logins_own_refresh_token_stays_masked(emulator):
