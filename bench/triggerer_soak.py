@@ -110,7 +110,7 @@ def main() -> int:
     control.add_fault("POST /api/20210901/snapshots", "stuck_work_request", times=1)
 
     rows: list[dict[str, float]] = []
-    milestones = [m for m in (100, *range(500, args.generations + 1, 500)) if m <= args.generations]
+    milestones = [m for m in (100, 200, 300, *range(500, args.generations + 1, 500)) if m <= args.generations]
     if args.generations not in milestones:
         milestones.append(args.generations)
     started = time.monotonic()
@@ -151,6 +151,12 @@ def main() -> int:
             )
             if generations >= milestones[len(rows)]:
                 rows.append(_row(milestones[len(rows)], samples))
+                print(  # printed when reached, so a run cut short still leaves its figures
+                    f"  milestone {rows[-1]['generation']:.0f}: supervisor {rows[-1]['sup_rss']:.1f} MB, "
+                    f"{rows[-1]['sup_cpu_ms']:.1f} ms/refresh; runner {rows[-1]['run_rss']:.1f} MB, "
+                    f"{rows[-1]['run_cpu_ms']:.1f} ms/refresh",
+                    flush=True,
+                )
                 if len(rows) == len(milestones):
                     break
             if deployment.processes["triggerer"].poll() is not None:
