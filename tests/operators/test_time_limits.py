@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from airflow_provider_oac.triggers.work_request import OUTCOME_TIMEOUT, OACWorkRequestTrigger
-from airflow_provider_oac.version_compat import AIRFLOW_V_3_1_PLUS
+from airflow_provider_oac.version_compat import AIRFLOW_V_3_1_PLUS, AIRFLOW_V_3_2_PLUS
 from tests.helpers import SNAPSHOT_PASSWORD, own_login
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
@@ -166,9 +166,9 @@ def test_airflow_ending_the_deferral_itself_names_the_recorded_work_request(capf
     ``__fail__`` and no event: the task names the work request from its record before failing."""
     from airflow.sdk.bases.operator import TriggerFailureReason
 
-    if AIRFLOW_V_3_1_PLUS:
+    if AIRFLOW_V_3_2_PLUS:
         from airflow.sdk.exceptions import TaskDeferralTimeout
-    else:  # 3.0 raises core's
+    else:  # 3.0 and 3.1 raise core's (3.1.8 has none in airflow.sdk.exceptions)
         from airflow.exceptions import TaskDeferralTimeout  # type: ignore[no-redef]
 
     operator = backup(deferrable=True)
