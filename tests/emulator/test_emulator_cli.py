@@ -39,7 +39,8 @@ def free_port_pair() -> int:
     raise RuntimeError("no two consecutive free ports on 127.0.0.1")
 
 
-def wait_until_up(control: EmulatorControl, process: subprocess.Popen, timeout: float = 20.0) -> None:
+def wait_until_up(control: EmulatorControl, process: subprocess.Popen, timeout: float = 60.0) -> None:
+    # 60 s: on the loaded 2-core machine (the compat matrix, load 8) it once took over 20 s.
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert process.poll() is None, process.communicate()
