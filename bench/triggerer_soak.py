@@ -150,11 +150,12 @@ def main() -> int:
                 flush=True,
             )
             if generations >= milestones[len(rows)]:
-                rows.append(_row(milestones[len(rows)], samples))
+                row = _row(milestones[len(rows)], samples)
+                rows.append(row)
                 print(  # printed when reached, so a run cut short still leaves its figures
-                    f"  milestone {rows[-1]['generation']:.0f}: supervisor {rows[-1]['sup_rss']:.1f} MB, "
-                    f"{rows[-1]['sup_cpu_ms']:.1f} ms/refresh; runner {rows[-1]['run_rss']:.1f} MB, "
-                    f"{rows[-1]['run_cpu_ms']:.1f} ms/refresh",
+                    f"  milestone {row['generation']:.0f}: supervisor {row['sup_rss']:.1f} MB, "
+                    f"{row['sup_cpu_ms']:.1f} ms/refresh; runner {row['run_rss']:.1f} MB, "
+                    f"{row['run_cpu_ms']:.1f} ms/refresh",
                     flush=True,
                 )
                 if len(rows) == len(milestones):
