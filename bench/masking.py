@@ -82,7 +82,7 @@ def main() -> int:
     with EmulatorServer(EmulatorConfig()) as emulator:
         login(emulator, "oac_bench_masking")
         config = OACHook("oac_bench_masking").config
-        store = VariableTokenStore()
+        store = VariableTokenStore(config.refresh_token)
         tokens = TokenManager(config, store, clock=lambda: now[0])
         baseline_patterns = len(process_masker.patterns)
         refresh_seconds = []

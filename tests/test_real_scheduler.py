@@ -36,13 +36,15 @@ def cli_login(deployment: AirflowDeployment, emulator) -> None:
 def stored_secrets(deployment: AirflowDeployment) -> dict[str, str]:
     """The refresh and access tokens this deployment holds now (connection and token store)."""
     code = """
-import json
+import dataclasses, json
 from airflow.models import Connection, Variable
 from airflow.utils.session import create_session
+from airflow_provider_oac.hooks.token_store import VARIABLE_PREFIX, record_from_text
 with create_session() as s:
     conn = s.query(Connection).filter_by(conn_id="oac_default").one()
-    rows = s.query(Variable).filter(Variable.key.like("oac_token__%")).all()
-    print(json.dumps({"login": conn.password, "records": [json.loads(r.val) for r in rows]}))
+    rows = s.query(Variable).filter(Variable.key.like(VARIABLE_PREFIX + "oac_default__%")).all()
+    records = [record_from_text("oac_default", r.val, conn.password) for r in rows]
+    print(json.dumps({"login": conn.password, "records": [dataclasses.asdict(r) for r in records if r]}))
 """
     data = json.loads(deployment.python(code).stdout.strip().splitlines()[-1])
     secrets = {"initial refresh token": data["login"]}

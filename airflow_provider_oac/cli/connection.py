@@ -68,7 +68,7 @@ def token_store_problem(hook: Any) -> str | None:
     from airflow_provider_oac.hooks.token_store import VariableTokenStore
 
     try:
-        VariableTokenStore().read(hook.config.conn_id, hook.config.login_key)
+        VariableTokenStore(hook.config.refresh_token).read(hook.config.conn_id, hook.config.login_key)
     except Exception as exc:
         return f"{type(exc).__name__} on the metadata database of AIRFLOW_HOME={os.environ.get('AIRFLOW_HOME', '~/airflow')}"
     return None

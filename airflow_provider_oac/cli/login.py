@@ -169,7 +169,7 @@ def cmd_login(args: argparse.Namespace) -> int:
     )
     if result.cleanup_error:
         say(
-            f"Warning: the token Variables of the previous login (oac_token__{conn_id}__*) could not be deleted "
+            f"Warning: the token Variables of the previous login (oac_login__{conn_id}__*, oac_token__{conn_id}__*) could not be deleted "
             f"({result.cleanup_error}); they are never used again: delete them in Admin > Variables."
         )
     if result.shadowed_by:

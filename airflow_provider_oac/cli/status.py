@@ -121,7 +121,7 @@ def _status_via_api(args: argparse.Namespace) -> int:
     visible fields when the API shows them."""
     # lazy: CLI start-up time (airflow-oac --help)
     from airflow_provider_oac.cli.login_destination import api_from_flags
-    from airflow_provider_oac.hooks.token_store import VARIABLE_PREFIX
+    from airflow_provider_oac.hooks.token_store import RECORD_PREFIXES, login_key_of
 
     conn_id = conn_id_of(args)
     api = api_from_flags(args, conn_id)
@@ -158,7 +158,8 @@ def _status_via_api(args: argparse.Namespace) -> int:
     who = f" as {config.subject}" if config.subject else ""
     since = f" (since {when(config.login_at)})" if config.login_at else ""
     say(f"Logged in:   a refresh token is stored{who}{since}")
-    keys = api.variable_keys(f"{VARIABLE_PREFIX}{conn_id}__")
+    listed = [key for prefix in RECORD_PREFIXES for key in api.variable_keys(f"{prefix}{conn_id}__")]
+    keys = [key for key in listed if login_key_of(key, conn_id) is not None]  # not conn_id__x's
     newest: tuple[float, int] | None = None
     for key in keys:
         fields = _visible_record(api.get_variable(key))
@@ -173,7 +174,7 @@ def _status_via_api(args: argparse.Namespace) -> int:
     if expires_at:
         say(f"Login expires: {when(expires_at)} unless refreshed (an estimate from the last refresh)")
     say(
-        "Refresh:     not checked: Airflow's REST API shows the refresh token and the token Variables as ***, "
+        "Refresh:     not checked: Airflow's REST API shows the refresh token as *** and the tokens are sealed, "
         "so status cannot refresh through it; run status where the metadata database is reachable to prove "
         "the login works."
     )
@@ -181,8 +182,9 @@ def _status_via_api(args: argparse.Namespace) -> int:
 
 
 def _visible_record(value: str | None) -> tuple[float, int] | None:
-    """``(updated_at, generation)`` of a token record as the REST API shows it (its token fields
-    masked), or None when the API masked the whole value."""
+    """``(updated_at, generation)`` of a token record as the REST API shows it (a sealed record's
+    readable fields; a plain one of an older release with its token fields masked), or None when
+    the API masked the whole value."""
     try:
         record = json.loads(value or "")
     except ValueError:

@@ -5,28 +5,35 @@ tasks cannot write connections, so the connection keeps the refresh token of the
 rotated tokens go to an Airflow Variable that tasks, the triggerer and the CLI can all read and
 write:
 
-    oac_token__<conn_id>__<login_key>   (JSON, see TokenRecord; built by variable_key only)
+    oac_login__<conn_id>__<login_key>   (a sealed TokenRecord; built by variable_key only)
 
 ``login_key`` is a digest of the connection's refresh token, so a new ``airflow-oac login`` (a new
 refresh token in the connection) starts a new key: records of an older login, even ones written
-late by a process that was still refreshing with it, are never read again. The name contains
-"token", so Airflow masks the value in its UI and logs.
+late by a process that was still refreshing with it, are never read again.
 
 ``login_key`` is always 16 hex digits at the end of the key, so a key names exactly one
 connection: :func:`login_key_of` checks a key by rebuilding it, and ``oac``'s keys never match
 ``oac__x``'s (a prefix would).
 
+The record is always *sealed* (:func:`seal_record`): encrypted and authenticated with a key
+derived from the connection's login refresh token, which every reader of the record has (the
+key's ``login_key`` is a digest of it) and which no logged message carries. Only the login key,
+the generation and the time of the last refresh stay readable (``airflow-oac status --api-url``
+shows them). Sealed, the record can have a name Airflow does not take for a secret's: every
+supervisor answers a Variable read with ``mask_secret(value, key)``, which keeps the value for
+good when the name looks sensitive. Under a name with "token" in it, the triggerer's supervisor,
+which lives for weeks, learnt one new value per refresh and could never forget it (issue 15).
+Sealing also keeps the tokens out of the messages Airflow 3.0's supervisor prints.
+
+Logins made by a release before this name keep their record where it is,
+``oac_token__<conn_id>__<login_key>`` (:data:`LEGACY_VARIABLE_PREFIX`), in the format they had
+(plain JSON, sealed on Airflow 3.0 inside a task or trigger), so that processes of both releases
+agree on it during an upgrade; a warning says that the next ``airflow-oac login`` moves them.
+
 Besides the Variable, each host keeps a small journal file (mode 0600), written first: if a
 process dies after IAM answered but before the Variable write, the next process on that host
 recovers the new refresh token from the journal. Each is attempted even if the other fails. See
 docs/tokens.md.
-
-On Airflow 3.0 a task's Variable write travels to the supervisor in a message that 3.0's supervisor
-prints, body included, to the scheduler's or worker's output. There the record is written *sealed*
-(:func:`seal_record`): encrypted and authenticated with a key derived from the connection's login
-refresh token, which every reader of the record has (the key's ``login_key`` is a digest of it) and
-which no logged message carries. Sealed and plain records are read on every version (an upgrade
-from 3.0 keeps its records); 3.1+ and the CLI write plain records, as before.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import os
 import re
 import socket
@@ -55,7 +63,13 @@ from airflow_provider_oac.hooks._airflow import (
 )
 from airflow_provider_oac.hooks.config import login_key as login_key_for
 
-VARIABLE_PREFIX = "oac_token__"
+#: Names of the records of logins made by this release: no "token" in them (see above).
+VARIABLE_PREFIX = "oac_login__"
+#: Names of the records of logins made by releases before it, which Airflow masks by name.
+LEGACY_VARIABLE_PREFIX = "oac_token__"
+#: Both, for listing and forgetting a connection's records.
+RECORD_PREFIXES = (VARIABLE_PREFIX, LEGACY_VARIABLE_PREFIX)
+log = logging.getLogger(__name__)
 _RECORD_VERSION = 1
 #: A sealed record: ``{"v": 2, "login_key": ..., "sealed": <Fernet token of the v1 JSON>}``.
 _SEALED_VERSION = 2
@@ -141,14 +155,21 @@ def _fernet(conn_id: str, login_refresh_token: str) -> Any:
 
 def seal_record(conn_id: str, record: TokenRecord, login_refresh_token: str) -> str:
     """``record`` encrypted and authenticated with a key derived from the connection's login refresh
-    token (the one ``record.login_key`` names); only the login key stays readable."""
+    token (the one ``record.login_key`` names); only the login key, the generation and the time
+    of the refresh stay readable (unauthenticated: the sealed record is what counts)."""
     if login_key_for(conn_id, login_refresh_token) != record.login_key:
         raise OACVariableError(
             f"Cannot seal the OAC token record of {conn_id!r}: it belongs to another login than the "
             "connection's."
         )
     sealed = _fernet(conn_id, login_refresh_token).encrypt(record.to_json().encode()).decode()
-    return json.dumps({"v": _SEALED_VERSION, "login_key": record.login_key, "sealed": sealed}, sort_keys=True)
+    # generation and updated_at are not secret: readable for airflow-oac status --api-url
+    visible = {
+        "login_key": record.login_key,
+        "generation": record.generation,
+        "updated_at": record.updated_at,
+    }
+    return json.dumps({"v": _SEALED_VERSION, **visible, "sealed": sealed}, sort_keys=True)
 
 
 def sealed_login_key(text: str) -> str | None:
@@ -190,17 +211,27 @@ def open_sealed_record(conn_id: str, text: str, login_refresh_token: str | None)
     return record
 
 
+def record_from_text(conn_id: str, text: str, login_refresh_token: str | None) -> TokenRecord | None:
+    """The record a Variable's ``text`` holds, sealed or plain; None if it holds none. A sealed
+    one that does not open raises (see :func:`open_sealed_record`)."""
+    if sealed_login_key(text) is not None:
+        return open_sealed_record(conn_id, text, login_refresh_token)
+    return TokenRecord.from_json(text)
+
+
 #: Airflow's Variable keys (``variable.key`` is ``String(250)``; the API refuses longer ones).
 VARIABLE_KEY_MAX = 250
 _KEY_HASH_MARK = "__h_"
 _LOGIN_KEY = re.compile(r"[0-9a-f]{16}")
 
 
-def variable_key(conn_id: str, login_key: str) -> str:
+def variable_key(conn_id: str, login_key: str, *, legacy: bool = False) -> str:
     """The Variable of one login's record: the only place a key is built (reading, writing and
-    forgetting all go through it). ``oac_token__<conn_id>__<login_key>``, hashed to fit Airflow's
-    250 characters when a long connection id would overflow it (see :func:`fit_variable_key`)."""
-    return fit_variable_key(f"{VARIABLE_PREFIX}{conn_id}__{login_key}")
+    forgetting all go through it). ``oac_login__<conn_id>__<login_key>`` (``oac_token__...`` for
+    a login of an older release, ``legacy``), hashed to fit Airflow's 250 characters when a long
+    connection id would overflow it (see :func:`fit_variable_key`)."""
+    prefix = LEGACY_VARIABLE_PREFIX if legacy else VARIABLE_PREFIX
+    return fit_variable_key(f"{prefix}{conn_id}__{login_key}")
 
 
 def fit_variable_key(key: str, limit: int = VARIABLE_KEY_MAX) -> str:
@@ -221,11 +252,12 @@ def login_key_of(key: str, conn_id: str, text: str | None = None) -> str | None:
     ``oac__x``'s), else None. A hashed key names its login only through the digest: then the
     record's text (``text``), if given, says which login it claims, and the key must match it."""
     candidate = key[-16:]
-    if _LOGIN_KEY.fullmatch(candidate) and variable_key(conn_id, candidate) == key:
-        return candidate
     claimed = (sealed_login_key(text) or _plain_login_key(text)) if text else None
-    if claimed is not None and variable_key(conn_id, claimed) == key:
-        return claimed
+    for legacy in (False, True):
+        if _LOGIN_KEY.fullmatch(candidate) and variable_key(conn_id, candidate, legacy=legacy) == key:
+            return candidate
+        if claimed is not None and variable_key(conn_id, claimed, legacy=legacy) == key:
+            return claimed
     return None
 
 
@@ -260,38 +292,45 @@ class VariableTokenStore:
     only a Variable that does not exist reads as "no record". Taking an error for "no record"
     would send the connection's original, long-spent refresh token to IAM.
 
-    ``login_refresh_token`` is the connection's refresh token (the login's): it opens sealed
-    records, and on Airflow 3.0 a task or trigger seals what it writes with it (see the module's
-    docstring). ``seal`` overrides that choice (None: seal exactly on 3.0, inside a task or trigger).
+    ``login_refresh_token`` is the connection's refresh token (the login's): it seals and opens
+    the records (see the module's docstring). A store without it reads and writes only records
+    of older releases' logins that are not sealed. ``seal`` is for those records only (None: seal
+    exactly on Airflow 3.0, inside a task or trigger, as those releases did).
     """
 
     def __init__(self, login_refresh_token: str | None = None, *, seal: bool | None = None):
         self._login_refresh_token = login_refresh_token
         self._seal = seal
+        #: Per login read here: whether its record is under the legacy name (written back there).
+        self._legacy: dict[tuple[str, str], bool] = {}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
     def read(self, conn_id: str, login_key: str) -> TokenRecord | None:
-        key = variable_key(conn_id, login_key)
-        # In a task or trigger: straight from the metadata DB through the supervisor, never a
-        # cached copy: a stale refresh token is a spent one.
-        text = get_variable(key) if in_supervised_process() else _orm_get_variable(key)
+        text = _get(variable_key(conn_id, login_key))
+        legacy = False
+        if not text:
+            text = _get(variable_key(conn_id, login_key, legacy=True))
+            legacy = bool(text)
+        self._legacy[(conn_id, login_key)] = legacy
         if not text:
             return None
         sealed_for = sealed_login_key(text)
-        if sealed_for is not None:
-            if sealed_for != login_key:
-                return None  # another login's record, as for a plain one below
-            record: TokenRecord | None = open_sealed_record(conn_id, text, self._login_refresh_token)
-        else:
-            record = TokenRecord.from_json(text)
-        if record is not None:
-            _mask(conn_id, record, text)
-        return record if record is not None and record.login_key == login_key else None
+        if sealed_for is not None and sealed_for != login_key:
+            return None  # another login's record, as for a plain one below
+        record = record_from_text(conn_id, text, self._login_refresh_token)
+        if record is None or record.login_key != login_key:
+            return None
+        if legacy:
+            _warn_legacy(conn_id, login_key)
+        # A plain record's whole text is a secret; a sealed one's is not.
+        _mask(conn_id, record, text if sealed_for is None else None)
+        return record
 
     def seals(self) -> bool:
-        """Whether :meth:`write` seals here: on Airflow 3.0 inside a task or trigger, unless told."""
+        """Whether :meth:`write` seals a record under the legacy name: on Airflow 3.0 inside a task
+        or trigger, unless told. Records under the new name are always sealed."""
         if self._seal is not None:
             return self._seal
         # lazy: Airflow; the CLI loads this module outside Airflow
@@ -301,18 +340,27 @@ class VariableTokenStore:
         # debug level, which its logging configuration filters by default).
         return not version_compat.AIRFLOW_V_3_1_PLUS and in_supervised_process()
 
+    def _is_legacy(self, conn_id: str, login_key: str) -> bool:
+        known = self._legacy.get((conn_id, login_key))
+        if known is None:  # not read through this store (a refresh always reads first)
+            legacy = not _get(variable_key(conn_id, login_key))
+            known = legacy and bool(_get(variable_key(conn_id, login_key, legacy=True)))
+            self._legacy[(conn_id, login_key)] = known
+        return known
+
     def write(self, conn_id: str, record: TokenRecord) -> None:
-        key = variable_key(conn_id, record.login_key)
-        description = f"Rotated OAC tokens for connection {conn_id} (written by airflow-provider-oac)"
-        if self.seals():
-            if not self._login_refresh_token:
-                raise OACVariableError(
-                    f"Cannot store the OAC token record of {conn_id!r} sealed: this store was not given "
-                    "the connection's login (a secret must not travel in the clear on Airflow 3.0)."
-                )
-            value = seal_record(conn_id, record, self._login_refresh_token)
-        else:
+        legacy = self._is_legacy(conn_id, record.login_key)
+        key = variable_key(conn_id, record.login_key, legacy=legacy)
+        if legacy and not self.seals():
             value = record.to_json()
+        elif not self._login_refresh_token:
+            raise OACVariableError(
+                f"Cannot store the OAC token record of {conn_id!r} sealed: this store was not given "
+                "the connection's login (a token must not be stored in the clear)."
+            )
+        else:
+            value = seal_record(conn_id, record, self._login_refresh_token)
+        description = f"Rotated OAC tokens for connection {conn_id}, sealed (written by airflow-provider-oac)"
         if in_supervised_process():
             set_variable(key, value, description=description)
         else:
@@ -322,27 +370,65 @@ class VariableTokenStore:
             ORMVariable.set(key, value, description=description)
 
     def forget_login(self, conn_id: str, keep: str | None = None) -> int:
+        self._legacy = {
+            login: v for login, v in self._legacy.items() if login[0] != conn_id or login[1] == keep
+        }
         if in_supervised_process():
-            keys = keys_to_forget(_sdk_variable_keys(VARIABLE_PREFIX), conn_id, keep)
+            listed = [key for prefix in RECORD_PREFIXES for key in _sdk_variable_keys(prefix)]
+            keys = keys_to_forget(listed, conn_id, keep)
             for key in keys:
                 delete_variable(key)
             return len(keys)
         # lazy: Airflow; the CLI loads this module outside Airflow
         from airflow.models import Variable as ORMVariable
         from airflow.utils.session import create_session
+        from sqlalchemy import or_
 
         # Hashed keys keep only a prefix of the connection id: match the records by the key
         # each login would get, plus every unhashed key of this connection.
         with create_session() as session:
             rows = (
                 session.query(ORMVariable)
-                .filter(ORMVariable.key.like(f"{_escape_like(VARIABLE_PREFIX)}%", escape="\\"))
+                .filter(
+                    or_(
+                        *(
+                            ORMVariable.key.like(f"{_escape_like(prefix)}%", escape="\\")
+                            for prefix in RECORD_PREFIXES
+                        )
+                    )
+                )
                 .all()
             )
             chosen = [row for row in rows if login_key_of(row.key, conn_id, row.val) not in (None, keep)]
             for row in chosen:
                 session.delete(row)
         return len(chosen)
+
+
+#: Logins whose legacy name this process has warned about.
+_legacy_warned: set[tuple[str, str]] = set()
+
+
+def _warn_legacy(conn_id: str, login_key: str) -> None:
+    if (conn_id, login_key) in _legacy_warned:
+        return
+    _legacy_warned.add((conn_id, login_key))
+    log.warning(
+        "The OAC login of connection %s keeps its rotated tokens in the Variable %s..., as releases "
+        "before this one named it; Airflow's triggerer keeps every value read from such a name in "
+        "memory for good. Run airflow-oac login --conn-id %s once to move it to %s... "
+        "(docs/tokens.md).",
+        conn_id,
+        LEGACY_VARIABLE_PREFIX,
+        conn_id,
+        VARIABLE_PREFIX,
+    )
+
+
+def _get(key: str) -> str | None:
+    # In a task or trigger: straight from the metadata DB through the supervisor, never a
+    # cached copy: a stale refresh token is a spent one.
+    return get_variable(key) if in_supervised_process() else _orm_get_variable(key)
 
 
 def _sdk_variable_keys(prefix: str) -> list[str]:
@@ -373,7 +459,7 @@ def _orm_get_variable(key: str) -> str | None:
 
 
 def _mask(conn_id: str, record: TokenRecord, text: str | None) -> None:
-    # Airflow masks the Variable's whole text too (its name says "token"): retired with the tokens.
+    # A plain record's text is masked too (Airflow masks it by name as well): retired with the tokens.
     masking.mask_generation(
         (conn_id, record.login_key),
         record.access_token or record.refresh_token,

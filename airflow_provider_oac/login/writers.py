@@ -60,14 +60,14 @@ def save_login(login: NewLogin) -> LoginResult:
 def save_login_via_api(api: AirflowAPI, login: NewLogin) -> LoginResult:
     """:func:`save_login` through Airflow's REST API, for deployments whose metadata database is
     out of reach: creates or updates the connection (``POST``, else ``PATCH`` with the full body),
-    then deletes the token-store Variables of earlier logins (``oac_token__<conn_id>__<login_key>``,
-    matched exactly; the new login's own are kept).
+    then deletes the token-store Variables of earlier logins (``oac_login__<conn_id>__<login_key>``
+    and older releases' ``oac_token__...``, matched exactly; the new login's own are kept).
 
     The connection is written first: if the Variable clean-up then fails, the new login works
     anyway (its Variables have a new name) and ``LoginResult.cleanup_error`` says what is left.
     """
     # lazy: CLI start-up time (airflow-oac --help)
-    from airflow_provider_oac.hooks.token_store import VARIABLE_PREFIX, keys_to_forget
+    from airflow_provider_oac.hooks.token_store import RECORD_PREFIXES, keys_to_forget
 
     conn_id = login.conn_id
     existing = api.get_connection(conn_id)
@@ -92,7 +92,8 @@ def save_login_via_api(api: AirflowAPI, login: NewLogin) -> LoginResult:
             raise OACError(f"Connection {conn_id!r} changed while it was being written: run the login again.")
     forgotten, cleanup_error = 0, None
     try:
-        for key in keys_to_forget(api.variable_keys(VARIABLE_PREFIX), conn_id, login.login_key):
+        listed = [key for prefix in RECORD_PREFIXES for key in api.variable_keys(prefix)]
+        for key in keys_to_forget(listed, conn_id, login.login_key):
             forgotten += api.delete_variable(key)
     except OACError as exc:
         cleanup_error = str(exc)

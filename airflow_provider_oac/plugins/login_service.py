@@ -428,7 +428,7 @@ def connection_status(conn_id: str) -> ConnectionStatus | None:
 
 def _login_expires_at(config: OACConnectionConfig) -> float | None:
     try:
-        return TokenManager(config, VariableTokenStore()).login_expires_at()
+        return TokenManager(config, VariableTokenStore(config.refresh_token)).login_expires_at()
     except Exception:  # the store is a refinement; the connection's own login time still answers
         if config.login_at is not None:
             return config.login_at + config.refresh_token_lifetime

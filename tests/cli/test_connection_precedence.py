@@ -197,7 +197,7 @@ def test_logout_of_an_environment_connection_forgets_the_tokens_and_says_what_it
     env = in_env(login_json)
     assert run("status", env=env).returncode == 0  # a task-like refresh: the store now holds generation 1
     key = login_key(CONN, login_json["password"])
-    newest = VariableTokenStore().read(CONN, key)
+    newest = VariableTokenStore(login_json["password"]).read(CONN, key)
     assert newest is not None and newest.generation == 1
 
     result = run("logout", env=env)
@@ -205,7 +205,7 @@ def test_logout_of_an_environment_connection_forgets_the_tokens_and_says_what_it
     assert result.returncode == 0, result.stderr
     assert "IAM revoked the refresh token and the token records of" in result.stdout
     assert f"lives in the environment variable {ENV_NAME}, which airflow-oac cannot edit" in result.stdout
-    assert VariableTokenStore().read(CONN, key) is None
+    assert VariableTokenStore(login_json["password"]).read(CONN, key) is None
     assert emulator.control.counters()["revocations"] == 1
     # The shadowed database row is not the login being ended: it is left as it was.
 

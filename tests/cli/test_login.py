@@ -130,7 +130,9 @@ def test_status_proves_a_refresh_works_and_never_prints_a_token(emulator):
 
     conn = stored_connection("oac_cli_status")
 
-    record = VariableTokenStore().read("oac_cli_status", login_key("oac_cli_status", conn.password))
+    record = VariableTokenStore(conn.password).read(
+        "oac_cli_status", login_key("oac_cli_status", conn.password)
+    )
     assert record is not None and record.generation == 1
     for secret in (conn.password, record.refresh_token, record.access_token):
         assert secret not in result.stdout + result.stderr

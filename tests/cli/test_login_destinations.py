@@ -179,7 +179,7 @@ def test_a_printed_connection_works_and_rotated_tokens_go_to_the_variable_store(
     hook = OACHook("oac_printed_json")
     assert hook.config.refresh_token == connection["password"]
     hook.get_access_token()
-    record = VariableTokenStore().read("oac_printed_json", hook.config.login_key)
+    record = VariableTokenStore(hook.config.refresh_token).read("oac_printed_json", hook.config.login_key)
     assert record is not None and record.generation == 1
     assert record.refresh_token != connection["password"]  # rotated, kept outside the connection
     forget_process_cache()

@@ -112,7 +112,7 @@ def test_login_through_the_api_creates_the_connection_and_its_refresh_token_work
         "from airflow_provider_oac.hooks.oac import OACHook; OACHook('oac_api_new').get_access_token()"
     )
     assert emulator.control.counters()["refreshes"] == 1
-    assert any(key.startswith("oac_token__oac_api_new__") for key in variable_keys(airflow_api))
+    assert any(key.startswith("oac_login__oac_api_new__") for key in variable_keys(airflow_api))
 
 
 def test_a_new_login_through_the_api_updates_the_connection_and_deletes_the_old_tokens(emulator, airflow_api):
@@ -132,10 +132,10 @@ def test_a_new_login_through_the_api_updates_the_connection_and_deletes_the_old_
         == "***"
     )
     for key in (
-        "oac_token__oac_api_twice__aaaaaaaaaaaaaaaa",
-        "oac_token__oac_api_twice__bbbbbbbbbbbbbbbb",
+        "oac_token__oac_api_twice__aaaaaaaaaaaaaaaa",  # an older release's name
+        "oac_login__oac_api_twice__bbbbbbbbbbbbbbbb",
         "oac_token__oac_api_twice_other__cccccccccccccccc",
-        "oac_token__oac_api_twice__x__dddddddddddddddd",  # connection oac_api_twice__x's
+        "oac_login__oac_api_twice__x__dddddddddddddddd",  # connection oac_api_twice__x's
         "unrelated_variable",
     ):
         assert rest(airflow_api, "POST", "/variables", json={"key": key, "value": "{}"}).status_code == 201
@@ -153,12 +153,12 @@ def test_a_new_login_through_the_api_updates_the_connection_and_deletes_the_old_
     assert stored["extra"]["token_url"] == token_url
     keys = variable_keys(airflow_api)
     assert (
-        not {"oac_token__oac_api_twice__aaaaaaaaaaaaaaaa", "oac_token__oac_api_twice__bbbbbbbbbbbbbbbb"}
+        not {"oac_token__oac_api_twice__aaaaaaaaaaaaaaaa", "oac_login__oac_api_twice__bbbbbbbbbbbbbbbb"}
         & keys
     )
     assert {
         "oac_token__oac_api_twice_other__cccccccccccccccc",
-        "oac_token__oac_api_twice__x__dddddddddddddddd",
+        "oac_login__oac_api_twice__x__dddddddddddddddd",
         "unrelated_variable",
     } <= keys
 
@@ -297,7 +297,7 @@ def test_a_login_through_the_api_keeps_what_a_task_of_the_new_login_stored_meanw
     assert result.cleanup_error is None
     assert result.forgotten_records == 1
     assert (
-        len([key for key in variable_keys(airflow_api) if key.startswith("oac_token__oac_api_race__")]) == 1
+        len([key for key in variable_keys(airflow_api) if key.startswith("oac_login__oac_api_race__")]) == 1
     )
     # The next task whose access token is stale refreshes with the stored (rotated) token.
     emulator.control.expire_access_tokens()

@@ -259,20 +259,26 @@ def captured_fds() -> Iterator[list[str]]:
 
 def secrets_now(conn_id: str) -> dict[str, str]:
     """The refresh and access tokens the deployment holds for ``conn_id`` now."""
-    import json
-
     from airflow.models import Connection, Variable
     from airflow.utils.session import create_session
+    from sqlalchemy import or_
+
+    from airflow_provider_oac.hooks.token_store import RECORD_PREFIXES, login_key_of, record_from_text
 
     found: dict[str, str] = {"snapshot password": PASSWORD}
     with create_session() as session:
         conn = session.query(Connection).filter_by(conn_id=conn_id).one_or_none()
-        if conn is not None and conn.password:
-            found["refresh token (connection)"] = conn.password
-        for row in session.query(Variable).filter(Variable.key.like(f"oac_token__{conn_id}__%")):
-            record = json.loads(row.val)
-            found[f"refresh token gen {record.get('generation')}"] = record.get("refresh_token") or ""
-            found[f"access token gen {record.get('generation')}"] = record.get("access_token") or ""
+        login = conn.password if conn is not None else None
+        if login:
+            found["refresh token (connection)"] = login
+        rows = session.query(Variable).filter(or_(*(Variable.key.like(f"{p}%") for p in RECORD_PREFIXES)))
+        for row in rows:
+            if login_key_of(row.key, conn_id, row.val) is None:
+                continue
+            record = record_from_text(conn_id, row.val, login)
+            if record is not None:
+                found[f"refresh token gen {record.generation}"] = record.refresh_token
+                found[f"access token gen {record.generation}"] = record.access_token or ""
     return {k: v for k, v in found.items() if v}
 
 

@@ -40,7 +40,7 @@ class Clock:
 
 def clocked_hook(conn_id: str, clock: Clock) -> OACHook:
     hook = OACHook(conn_id)
-    hook.token_manager = TokenManager(hook.config, VariableTokenStore(), clock=clock)
+    hook.token_manager = TokenManager(hook.config, VariableTokenStore(hook.config.refresh_token), clock=clock)
     return hook
 
 

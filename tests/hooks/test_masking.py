@@ -56,7 +56,8 @@ def refresh_many_times(
 ) -> tuple[list[str], list[str], TokenManager]:
     """``lifetimes`` refreshes, ``step`` seconds apart (95: 100-second access tokens each need one)."""
     clock = Clock()
-    tokens = TokenManager(OACHook(conn_id).config, VariableTokenStore(), clock=clock)
+    config = OACHook(conn_id).config
+    tokens = TokenManager(config, VariableTokenStore(config.refresh_token), clock=clock)
     access_tokens, refresh_tokens = [], []
     for _ in range(lifetimes):
         access_tokens.append(tokens.get_access_token())
@@ -233,7 +234,8 @@ def test_a_trigger_runner_tells_its_supervisor_no_rotating_token(emulator, monke
 
     login(emulator, "oac_mask_trigger")
     clock = Clock()
-    tokens = TokenManager(OACHook("oac_mask_trigger").config, VariableTokenStore(), clock=clock)
+    config = OACHook("oac_mask_trigger").config
+    tokens = TokenManager(config, VariableTokenStore(config.refresh_token), clock=clock)
     # The store and the hook use the ORM (no real supervisor answers here); masking sees a runner.
     import airflow_provider_oac.hooks.token_store as token_store
 
@@ -270,7 +272,8 @@ def test_a_task_process_still_tells_its_supervisor(emulator, monkeypatch):
 
     login(emulator, "oac_mask_task")
     clock = Clock()
-    tokens = TokenManager(OACHook("oac_mask_task").config, VariableTokenStore(), clock=clock)
+    config = OACHook("oac_mask_task").config
+    tokens = TokenManager(config, VariableTokenStore(config.refresh_token), clock=clock)
     import airflow_provider_oac.hooks.token_store as token_store
 
     monkeypatch.setattr(token_store, "in_supervised_process", lambda: False)

@@ -48,7 +48,8 @@ class Clock:
 
 
 def stored(conn_id: str) -> TokenRecord | None:
-    return VariableTokenStore().read(conn_id, OACHook(conn_id).config.login_key)
+    config = OACHook(conn_id).config
+    return VariableTokenStore(config.refresh_token).read(conn_id, config.login_key)
 
 
 def journaled(conn_id: str) -> TokenRecord | None:
@@ -60,7 +61,8 @@ def refresh_again(conn_id: str) -> None:
     forget_process_cache()
     clock = Clock()
     clock.now += 95  # past the stored access token's refresh margin
-    TokenManager(OACHook(conn_id).config, VariableTokenStore(), clock=clock).get_access_token()
+    config = OACHook(conn_id).config
+    TokenManager(config, VariableTokenStore(config.refresh_token), clock=clock).get_access_token()
 
 
 def assert_login_survived(emulator) -> None:
@@ -219,7 +221,8 @@ def test_a_journal_written_under_the_old_file_name_is_still_recovered(emulator, 
     forget_process_cache()
     # A process of the previous release refreshed and died before its store write: its journal
     # has the old file name (characters outside [A-Za-z0-9-_.] replaced by "_").
-    manager = TokenManager(OACHook(conn_id).config, VariableTokenStore(), clock=Clock())
+    config = OACHook(conn_id).config
+    manager = TokenManager(config, VariableTokenStore(config.refresh_token), clock=Clock())
     tokens = manager._refresh(record.refresh_token)
     newer = TokenRecord.from_token_set(record.login_key, tokens, record.generation + 1, Clock()())
     for path in state_dir.glob("*.journal"):

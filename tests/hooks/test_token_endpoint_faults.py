@@ -32,7 +32,9 @@ def hook_with_recorded_sleeps(conn_id: str) -> tuple[OACHook, list[float]]:
     """The hook of ``conn_id`` whose token refreshes record their backoff instead of sleeping."""
     sleeps: list[float] = []
     hook = OACHook(conn_id)
-    hook.token_manager = TokenManager(hook.config, VariableTokenStore(), sleep=sleeps.append)
+    hook.token_manager = TokenManager(
+        hook.config, VariableTokenStore(hook.config.refresh_token), sleep=sleeps.append
+    )
     return hook, sleeps
 
 

@@ -111,7 +111,7 @@ def test_on_airflow_3_0_no_message_to_the_supervisor_carries_a_token(emulator, t
     assert counters["spent_refresh_token_presentations"] == 0, counters
 
 
-def test_on_airflow_3_1_and_later_the_record_is_written_plain_as_before(emulator, monkeypatch):
+def test_on_airflow_3_1_and_later_the_record_is_written_sealed_too(emulator, monkeypatch):
     login(emulator, "oac_s_plain")
     hook = OACHook("oac_s_plain")
     hook.config  # noqa: B018 - read now, before the fake supervisor is in place
@@ -120,18 +120,19 @@ def test_on_airflow_3_1_and_later_the_record_is_written_plain_as_before(emulator
 
     access_token = hook.get_access_token()
 
-    record = TokenRecord.from_json(comms.puts()[-1].value)
-    assert record is not None and record.access_token == access_token
+    text = comms.puts()[-1].value
+    assert access_token not in text
+    assert open_sealed_record("oac_s_plain", text, hook.config.refresh_token).access_token == access_token
 
 
 def test_on_airflow_3_0_a_plain_record_of_an_older_release_is_read_then_superseded_sealed(
     emulator, monkeypatch
 ):
     login(emulator, "oac_s_old")
-    OACHook("oac_s_old").get_access_token()  # the CLI's way: a plain record in the metadata DB
+    OACHook("oac_s_old").get_access_token()  # the CLI's way: a record in the metadata DB
     hook = OACHook("oac_s_old")
-    key = variable_key("oac_s_old", hook.config.login_key)
-    old = VariableTokenStore().read("oac_s_old", hook.config.login_key)
+    key = variable_key("oac_s_old", hook.config.login_key, legacy=True)  # an older release's name
+    old = VariableTokenStore(hook.config.refresh_token).read("oac_s_old", hook.config.login_key)
     assert old is not None
     forget_process_cache()
     comms = RecordingVariableComms({key: old.to_json()})
@@ -194,7 +195,7 @@ def test_sealed_records_are_read_written_and_forgotten_through_the_metadata_data
     conn_id = "s" * 250  # a hashed key: its login is known only from the record's text
     token = "login-refresh-token"
     record = record_of(conn_id, token)
-    VariableTokenStore(token, seal=True).write(conn_id, record)
+    VariableTokenStore(token).write(conn_id, record)
 
     from airflow.models import Variable
 

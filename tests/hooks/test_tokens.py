@@ -42,12 +42,14 @@ class Clock:
 
 def manager(conn_id: str, clock=None, store=None) -> TokenManager:
     hook = OACHook(conn_id)
-    return TokenManager(hook.config, store or VariableTokenStore(), clock=clock or Clock())
+    return TokenManager(
+        hook.config, store or VariableTokenStore(hook.config.refresh_token), clock=clock or Clock()
+    )
 
 
 def stored(conn_id: str):
     config = OACHook(conn_id).config
-    return VariableTokenStore().read(conn_id, config.login_key)
+    return VariableTokenStore(config.refresh_token).read(conn_id, config.login_key)
 
 
 def test_first_use_refreshes_once_and_stores_the_new_refresh_token_before_returning(emulator):
@@ -147,11 +149,11 @@ def test_a_late_writer_of_an_old_login_cannot_overwrite_the_new_one(emulator):
     old_hook = OACHook("oac_t_late")
     old_config = old_hook.config
     old_hook.get_access_token()
-    old_record = VariableTokenStore().read("oac_t_late", old_config.login_key)
+    old_record = VariableTokenStore(old_config.refresh_token).read("oac_t_late", old_config.login_key)
     login(emulator, "oac_t_late")
     forget_process_cache()
     # The old login's process finishes a refresh after the new login and writes its record.
-    VariableTokenStore().write("oac_t_late", old_record)
+    VariableTokenStore(old_config.refresh_token).write("oac_t_late", old_record)
     new_token = OACHook("oac_t_late").get_access_token()
     assert new_token != old_record.access_token
     assert stored("oac_t_late").generation == 1
@@ -173,7 +175,7 @@ def test_a_refresh_whose_store_write_fails_is_recovered_from_the_host_journal(em
     crashed.get_access_token()  # a warning says the journal keeps it (issue 13: only both failing raises)
     forget_process_cache()
     clock = Clock()
-    survivor = TokenManager(config, VariableTokenStore(), clock=clock)
+    survivor = TokenManager(config, VariableTokenStore(config.refresh_token), clock=clock)
     survivor.get_access_token()  # recovers the journaled record into the store
     assert stored("oac_t_journal").generation == 1
     clock.now += 95

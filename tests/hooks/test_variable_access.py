@@ -63,13 +63,13 @@ def test_a_failed_variable_read_never_falls_back_to_the_spent_login_token(emulat
     forget_process_cache()
     monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", BrokenVariableComms(), raising=False)
     later = time.time() + 3600
-    manager = TokenManager(config, VariableTokenStore(), clock=lambda: later)
+    manager = TokenManager(config, VariableTokenStore(config.refresh_token), clock=lambda: later)
 
     with pytest.raises(OACError) as failure:
         manager.get_access_token()
 
     assert not isinstance(failure.value, OACLoginRequired), failure.value
-    assert "oac_token__oac_t_readfail__" in str(failure.value)
+    assert "oac_login__oac_t_readfail__" in str(failure.value)
     counters = emulator.control.counters()
     assert counters["spent_refresh_token_presentations"] == 0, counters
     assert counters["refreshes"] == 1, counters
@@ -80,22 +80,27 @@ def test_token_variable_keys_fit_250_characters_for_a_250_character_connection_i
     conn_id = "c" * LONG
     key = variable_key(conn_id, "0123456789abcdef")
     assert len(key) <= 250
-    assert key.startswith("oac_token__ccccc")
+    assert key.startswith("oac_login__ccccc")
     assert key == variable_key(conn_id, "0123456789abcdef")  # stable
     assert key != variable_key(conn_id, "fedcba9876543210")  # another login, another key
     assert key != variable_key("c" * (LONG - 1), "0123456789abcdef")
     # Short ids keep their readable, unhashed key.
-    assert variable_key("oac_default", "0123456789abcdef") == "oac_token__oac_default__0123456789abcdef"
+    assert variable_key("oac_default", "0123456789abcdef") == "oac_login__oac_default__0123456789abcdef"
+    assert (
+        variable_key("oac_default", "0123456789abcdef", legacy=True)
+        == "oac_token__oac_default__0123456789abcdef"
+    )
 
 
 def test_the_token_store_round_trips_a_record_under_a_250_character_connection_id(emulator):
     conn_id = "t" * LONG
     login(emulator, conn_id)
     access_token = OACHook(conn_id).get_access_token()
-    record = VariableTokenStore().read(conn_id, OACHook(conn_id).config.login_key)
+    config = OACHook(conn_id).config
+    record = VariableTokenStore(config.refresh_token).read(conn_id, config.login_key)
     assert record is not None and record.access_token == access_token
     assert VariableTokenStore().forget_login(conn_id) == 1
-    assert VariableTokenStore().read(conn_id, OACHook(conn_id).config.login_key) is None
+    assert VariableTokenStore(config.refresh_token).read(conn_id, config.login_key) is None
 
 
 def work_record_key(dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> str:

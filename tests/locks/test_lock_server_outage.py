@@ -108,9 +108,8 @@ def test_a_refresh_whose_redis_lease_ran_out_does_not_present_the_token(
                 time.sleep(lease / 2 + 0.5)
             yield held
 
-    manager = TokenManager(
-        OACHook("oac_lock_outage").config, VariableTokenStore(), cross_host_lock=lock_then_outage
-    )
+    config = OACHook("oac_lock_outage").config
+    manager = TokenManager(config, VariableTokenStore(config.refresh_token), cross_host_lock=lock_then_outage)
     before = emulator.control.counters()["token_requests"]
     with pytest.raises(OACError, match="refresh token was not sent") as excinfo:
         manager.get_access_token()
@@ -150,7 +149,7 @@ def test_a_lease_lost_while_iam_answers_still_stores_the_new_token(
 
     emulator.control.add_fault("POST /iam/oauth2/v1/token", "delay", delay=lease + 2.5, times=1)
     config = OACHook("oac_lock_lost_late").config
-    manager = TokenManager(config, VariableTokenStore(), cross_host_lock=lock_then_outage)
+    manager = TokenManager(config, VariableTokenStore(config.refresh_token), cross_host_lock=lock_then_outage)
     import logging
 
     warnings: list[str] = []
@@ -163,7 +162,7 @@ def test_a_lease_lost_while_iam_answers_still_stores_the_new_token(
     finally:
         logger.removeHandler(handler)
 
-    stored = VariableTokenStore().read(config.conn_id, config.login_key)
+    stored = VariableTokenStore(config.refresh_token).read(config.conn_id, config.login_key)
     assert stored is not None and stored.access_token == access_token and stored.generation == 1
     assert any("The new refresh token was stored anyway" in w for w in warnings), warnings
     assert emulator.control.counters()["spent_refresh_token_presentations"] == 0
@@ -192,9 +191,10 @@ def test_a_refresh_retried_after_a_503_checks_the_lock_again_before_presenting_t
         other.set(f"airflow-provider-oac:refresh:{name}", "another-caller", px=30_000)
 
     emulator.control.add_fault("POST /iam/oauth2/v1/token", "status", status=503, retry_after=0, times=1)
+    config = OACHook("oac_lock_retry").config
     manager = TokenManager(
-        OACHook("oac_lock_retry").config,
-        VariableTokenStore(),
+        config,
+        VariableTokenStore(config.refresh_token),
         cross_host_lock=lambda: redis_lock(conn, name, timeout=5, lease=30),
         sleep=backoff_while_another_caller_takes_the_lock,
     )

@@ -72,7 +72,8 @@ def test_twenty_tasks_in_four_processes_on_one_host_keep_one_login_alive(stresse
     show(capsys, "one host, shared state dir", result)
     assert_the_login_survived(result)
     config = OACHook("oac_stress_host").config
-    assert VariableTokenStore().read("oac_stress_host", config.login_key).generation == result.refreshes
+    stored = VariableTokenStore(config.refresh_token).read("oac_stress_host", config.login_key)
+    assert stored is not None and stored.generation == result.refreshes
 
 
 def run_as_separate_hosts(emulator, pg_airflow_db, lock, tmp_path) -> StressResult:

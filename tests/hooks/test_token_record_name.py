@@ -1,0 +1,171 @@
+"""The token record's Variable name: one that Airflow's supervisors do not mask by name.
+
+Every supervisor (a task's, and the triggerer's, which lives for weeks) answers a Variable read
+with ``mask_secret(value, key)``: Airflow keeps the value for good when the key's name looks
+sensitive ("token", "secret", ...). The record changes at every refresh, so a record named
+``oac_token__...`` taught the triggerer's supervisor one new value per refresh, which it can never
+forget (issue 15's soak: 261 -> 1102 MB over 270 generations). Records of new logins are named
+``oac_login__...`` and are always sealed (no token readable in them); records of logins made by
+an older release keep their name until the next ``airflow-oac login``.
+
+The supervisor here is a recording fake that keeps Variables in a dict and applies Airflow's own
+masker class to each Variable it answers, with the key as the name, as the real ones do.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from airflow_provider_oac.hooks import masking, token_store
+from airflow_provider_oac.hooks.oac import OACHook
+from airflow_provider_oac.hooks.token_manager import forget_process_cache
+from airflow_provider_oac.hooks.token_store import (
+    LEGACY_VARIABLE_PREFIX,
+    VARIABLE_PREFIX,
+    TokenRecord,
+    VariableTokenStore,
+    sealed_login_key,
+    variable_key,
+)
+from tests.helpers import login
+from tests.hooks.test_token_sealing import RecordingVariableComms, issued_tokens, supervised
+
+pytestmark = pytest.mark.usefixtures("airflow_db")
+
+
+@pytest.fixture(autouse=True)
+def state_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_PROVIDER_OAC_STATE_DIR", str(tmp_path / "state"))
+    forget_process_cache()
+    masking.forget()
+    yield
+    forget_process_cache()
+    masking.forget()
+
+
+class MaskingSupervisor(RecordingVariableComms):
+    """Answers GetVariable as a real supervisor does: ``mask_secret(value, key)`` into its masker."""
+
+    def __init__(self, variables: dict[str, str] | None = None):
+        super().__init__(variables)
+        masker = masking._masker(masking._masker_modules()[0])
+        assert masker is not None, "Airflow's masker is not of the shape the provider knows"
+        self.masker = type(masker)()  # the supervisor's own, empty, configured as Airflow's
+        self.masker.sensitive_variables_fields = list(masker.sensitive_variables_fields)
+        self.masker.hide_sensitive_var_conn_fields = masker.hide_sensitive_var_conn_fields
+
+    def send(self, msg):
+        answer = super().send(msg)
+        if type(msg).__name__ == "GetVariable" and msg.key in self.variables:
+            self.masker.add_mask(self.variables[msg.key], msg.key)
+        return answer
+
+
+def refresh(hook: OACHook) -> str:
+    hook.token_manager.invalidate_current()
+    return hook.get_access_token()
+
+
+def test_the_supervisor_learns_no_value_from_reading_the_record_at_each_refresh(emulator, monkeypatch):
+    login(emulator, "oac_n_sup")
+    hook = OACHook("oac_n_sup")
+    hook.config  # noqa: B018 - read now, before the fake supervisor is in place
+    supervisor = MaskingSupervisor()
+    supervised(monkeypatch, supervisor, airflow_3_1_plus=True)
+
+    for _ in range(20):
+        refresh(hook)
+
+    assert emulator.control.counters()["refreshes"] == 20
+    assert len(supervisor.masker.patterns) <= 1, (
+        f"the supervisor keeps {len(supervisor.masker.patterns)} values from 20 refreshes"
+    )
+    # ... and still no token travels readable to it (on 3.0 its messages are printed).
+    logged = "\n".join(supervisor.logged())
+    assert not [t for t in issued_tokens(emulator) if t in logged]
+
+
+def test_a_new_login_s_record_has_a_name_that_is_not_masked_and_is_always_sealed(emulator):
+    login(emulator, "oac_n_new")
+    hook = OACHook("oac_n_new")
+    hook.get_access_token()  # the CLI's way: the metadata database, no supervisor
+
+    from airflow.models import Variable
+
+    key = variable_key("oac_n_new", hook.config.login_key)
+    assert key.startswith(VARIABLE_PREFIX) and "token" not in VARIABLE_PREFIX
+    text = Variable.get(key)
+    assert sealed_login_key(text) == hook.config.login_key
+    assert not [t for t in issued_tokens(emulator) if t in text]
+    visible = json.loads(text)
+    assert visible["generation"] == 1 and visible["updated_at"] > 0  # for status --api-url
+    assert (
+        Variable.get(variable_key("oac_n_new", hook.config.login_key, legacy=True), default_var=None) is None
+    )
+
+
+def test_a_login_of_an_older_release_keeps_its_record_name_and_warns_once(emulator, monkeypatch, caplog):
+    login(emulator, "oac_n_old")
+    hook = OACHook("oac_n_old")
+    hook.get_access_token()
+    new_key = variable_key("oac_n_old", hook.config.login_key)
+    legacy_key = variable_key("oac_n_old", hook.config.login_key, legacy=True)
+    record = VariableTokenStore(hook.config.refresh_token).read("oac_n_old", hook.config.login_key)
+    assert record is not None
+
+    from airflow.models import Variable
+
+    # What an older release left: a plain record under the old name, none under the new one.
+    Variable.delete(new_key)
+    Variable.set(legacy_key, record.to_json())
+    forget_process_cache()
+    token_store._legacy_warned.clear()
+
+    with caplog.at_level(logging.WARNING):
+        assert hook.get_access_token() == record.access_token  # read, no refresh
+        assert emulator.control.counters()["refreshes"] == 1
+        refresh(hook)  # refreshes with the old record's refresh token
+        refresh(hook)
+
+    counters = emulator.control.counters()
+    assert counters["refreshes"] == 3 and counters["spent_refresh_token_presentations"] == 0, counters
+    assert Variable.get(new_key, default_var=None) is None
+    newest = TokenRecord.from_json(Variable.get(legacy_key))
+    assert newest is not None and newest.generation == record.generation + 2
+    warnings = [r.getMessage() for r in caplog.records if LEGACY_VARIABLE_PREFIX in r.getMessage()]
+    assert len(warnings) == 1 and "airflow-oac login" in warnings[0], warnings
+
+
+def test_forgetting_a_login_deletes_its_records_under_both_names(emulator):
+    login(emulator, "oac_n_forget")
+    hook = OACHook("oac_n_forget")
+    hook.get_access_token()
+    record = VariableTokenStore(hook.config.refresh_token).read("oac_n_forget", hook.config.login_key)
+    assert record is not None
+
+    from airflow.models import Variable
+
+    Variable.set(variable_key("oac_n_forget", "0123456789abcdef", legacy=True), "{}")
+    Variable.set(variable_key("oac_n_forget__x", "0123456789abcdef", legacy=True), "{}")  # another id's
+
+    assert VariableTokenStore().forget_login("oac_n_forget") == 2
+    assert Variable.get(variable_key("oac_n_forget", hook.config.login_key), default_var=None) is None
+    assert Variable.get(variable_key("oac_n_forget__x", "0123456789abcdef", legacy=True), default_var=None)
+
+
+def test_a_store_without_the_login_cannot_read_or_write_a_new_login_s_record(emulator):
+    login(emulator, "oac_n_nologin")
+    hook = OACHook("oac_n_nologin")
+    hook.get_access_token()
+    record = VariableTokenStore(hook.config.refresh_token).read("oac_n_nologin", hook.config.login_key)
+    assert record is not None
+
+    from airflow_provider_oac.hooks._airflow import OACVariableError
+
+    with pytest.raises(OACVariableError, match="was not given"):
+        VariableTokenStore().read("oac_n_nologin", hook.config.login_key)  # never "no record"
+    with pytest.raises(OACVariableError, match="sealed"):
+        VariableTokenStore().write("oac_n_nologin", record)
