@@ -363,7 +363,7 @@ What differs on Airflow 3.0 (measured on 3.0.6):
   (3.1+ redact fields named like `password` first). The snapshot operators therefore keep a rendered
   password aside on 3.0 and leave `***` in the field (the UI's rendered fields show `***`, as on 3.1+).
   The same output carries the token store's Variable writes (`PutVariable`): on 3.0 the record is
-  written sealed there ([How tokens are kept](tokens.md#sealed-records-on-airflow-30)), and the
+  written sealed there ([How tokens are kept](tokens.md#the-record-sealed-under-a-name-airflow-does-not-mask)), and the
   deployment check finds none of the emulator's tokens in any component's output.
 - A task that fails after resuming from a deferral keeps `next_method` on 3.0 (3.1 clears it), so
   its retry resumes with the old trigger event instead of executing again. The provider's triggers
