@@ -142,6 +142,14 @@ def _retire(generations: list[_Generation], now: float) -> set[str]:
     return set().union(*(g.secrets for g in due)) - live
 
 
+def masks_by_name(name: str) -> bool:
+    """Whether Airflow masks a Variable of this name when a task or trigger reads it (its
+    supervisor then keeps the value for good). False when the masker is of an unknown shape."""
+    masker = _masker(_masker_modules()[0])
+    hide = getattr(masker, "should_hide_value_for_key", None)
+    return bool(hide(name)) if callable(hide) else False
+
+
 def masked_generations(key: tuple[str, str]) -> int:
     """How many generations of ``key`` this process masks (for tests and the bench)."""
     with _guard:

@@ -308,6 +308,7 @@ class VariableTokenStore:
         return f"{type(self).__name__}()"
 
     def read(self, conn_id: str, login_key: str) -> TokenRecord | None:
+        _warn_sensitive_name(conn_id, login_key)
         text = _get(variable_key(conn_id, login_key))
         legacy = False
         if not text:
@@ -319,6 +320,12 @@ class VariableTokenStore:
         sealed_for = sealed_login_key(text)
         if sealed_for is not None and sealed_for != login_key:
             return None  # another login's record, as for a plain one below
+        if sealed_for is None and not legacy:
+            # Only sealed records are written under the new name: never take this for "no record".
+            raise OACVariableError(
+                f"The Variable {variable_key(conn_id, login_key)} is not an OAC token record (altered?): "
+                f"run airflow-oac login --conn-id {conn_id} again."
+            )
         record = record_from_text(conn_id, text, self._login_refresh_token)
         if record is None or record.login_key != login_key:
             return None
@@ -351,7 +358,8 @@ class VariableTokenStore:
     def write(self, conn_id: str, record: TokenRecord) -> None:
         legacy = self._is_legacy(conn_id, record.login_key)
         key = variable_key(conn_id, record.login_key, legacy=legacy)
-        if legacy and not self.seals():
+        sealed = not (legacy and not self.seals())
+        if not sealed:
             value = record.to_json()
         elif not self._login_refresh_token:
             raise OACVariableError(
@@ -360,7 +368,7 @@ class VariableTokenStore:
             )
         else:
             value = seal_record(conn_id, record, self._login_refresh_token)
-        description = f"Rotated OAC tokens for connection {conn_id}, sealed (written by airflow-provider-oac)"
+        description = f"Rotated OAC tokens for connection {conn_id}{', sealed' if sealed else ''} (written by airflow-provider-oac)"
         if in_supervised_process():
             set_variable(key, value, description=description)
         else:
@@ -423,6 +431,31 @@ def _warn_legacy(conn_id: str, login_key: str) -> None:
         conn_id,
         VARIABLE_PREFIX,
     )
+
+
+#: Connections whose record name this process has checked.
+_names_checked: set[tuple[str, str]] = set()
+
+
+def _warn_sensitive_name(conn_id: str, login_key: str) -> None:
+    if (conn_id, login_key) in _names_checked:
+        return
+    _names_checked.add((conn_id, login_key))
+    key = variable_key(conn_id, login_key)
+    try:
+        sensitive = masking.masks_by_name(key)
+    except Exception:  # Airflow's masker is not configured here (a plain script): nothing to tell
+        return
+    if sensitive:
+        log.warning(
+            "The OAC token record of connection %s is named %s, which Airflow takes for a secret's "
+            "name (a word of [core] sensitive_var_conn_names or Airflow's defaults, e.g. token, "
+            "secret, password, proxy, is in the connection id): Airflow's triggerer then keeps one "
+            "more value for good at every refresh. Use a connection id without such words "
+            "(docs/tokens.md).",
+            conn_id,
+            key,
+        )
 
 
 def _get(key: str) -> str | None:

@@ -80,7 +80,11 @@ def test_the_supervisor_learns_no_value_from_reading_the_record_at_each_refresh(
         refresh(hook)
 
     assert emulator.control.counters()["refreshes"] == 20
-    assert len(supervisor.masker.patterns) <= 1, (
+    # The supervisor's masker hides what Airflow's does: the old name would be masked.
+    assert supervisor.masker.should_hide_value_for_key(
+        variable_key("oac_n_sup", "0123456789abcdef", legacy=True)
+    )
+    assert len(supervisor.masker.patterns) == 0, (
         f"the supervisor keeps {len(supervisor.masker.patterns)} values from 20 refreshes"
     )
     # ... and still no token travels readable to it (on 3.0 its messages are printed).
@@ -123,6 +127,7 @@ def test_a_login_of_an_older_release_keeps_its_record_name_and_warns_once(emulat
     Variable.set(legacy_key, record.to_json())
     forget_process_cache()
     token_store._legacy_warned.clear()
+    token_store._names_checked.clear()
 
     with caplog.at_level(logging.WARNING):
         assert hook.get_access_token() == record.access_token  # read, no refresh
@@ -169,3 +174,47 @@ def test_a_store_without_the_login_cannot_read_or_write_a_new_login_s_record(emu
         VariableTokenStore().read("oac_n_nologin", hook.config.login_key)  # never "no record"
     with pytest.raises(OACVariableError, match="sealed"):
         VariableTokenStore().write("oac_n_nologin", record)
+
+
+def test_a_connection_id_that_airflow_takes_for_a_secret_s_name_is_warned_about(emulator, caplog):
+    login(emulator, "oac_proxy_n")  # "proxy" is one of Airflow's sensitive names
+    token_store._names_checked.clear()
+
+    with caplog.at_level(logging.WARNING):
+        OACHook("oac_proxy_n").get_access_token()
+        OACHook("oac_proxy_n").get_access_token()
+
+    warnings = [r.getMessage() for r in caplog.records if "takes for a secret's name" in r.getMessage()]
+    assert len(warnings) == 1 and "oac_proxy_n" in warnings[0], warnings
+
+
+def test_a_record_under_the_new_name_that_is_not_sealed_is_an_error_never_no_record(emulator):
+    login(emulator, "oac_n_altered")
+    hook = OACHook("oac_n_altered")
+    hook.get_access_token()
+    store = VariableTokenStore(hook.config.refresh_token)
+    record = store.read("oac_n_altered", hook.config.login_key)
+    assert record is not None
+
+    from airflow.models import Variable
+
+    from airflow_provider_oac.hooks._airflow import OACVariableError
+
+    Variable.set(variable_key("oac_n_altered", hook.config.login_key), record.to_json())
+    with pytest.raises(OACVariableError, match="not an OAC token record"):
+        store.read("oac_n_altered", hook.config.login_key)
+
+
+def test_a_new_login_s_clean_up_keeps_its_own_record_under_either_name(emulator):
+    login(emulator, "oac_n_keep")
+    hook = OACHook("oac_n_keep")
+    hook.get_access_token()
+    own = hook.config.login_key
+
+    from airflow.models import Variable
+
+    Variable.set(variable_key("oac_n_keep", "0123456789abcdef", legacy=True), "{}")  # an older login's
+    Variable.set(variable_key("oac_n_keep", "fedcba9876543210"), "{}")  # another older login's
+
+    assert VariableTokenStore().forget_login("oac_n_keep", keep=own) == 2
+    assert Variable.get(variable_key("oac_n_keep", own), default_var=None) is not None
