@@ -1,7 +1,8 @@
 """Helpers for running the provider against the emulator from a test or a benchmark: a throw-away
 AIRFLOW_HOME, a device login the emulator approves (saved as the connection, as ``airflow-oac
 login`` saves it), the ``airflow-oac login`` arguments for an emulator, a DAG file written and
-loaded, and the emulator in a process of its own.
+loaded, the emulator in a process of its own, and a TCP forwarder that can cut a service (the
+emulator's IAM) off the network.
 
 The provider's test suite and ``bench/`` both use this module, so neither imports the other.
 Importing it is cheap: Airflow, the hook and the CLI load only when a helper that needs them runs
@@ -11,12 +12,16 @@ configuration once, on first import). Not for production DAGs.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -196,3 +201,137 @@ class EmulatorProcess:
                 self._proc.kill()
                 self._proc.wait()
         self.control.close()
+
+
+class TCPForwarder:
+    """Forwards every TCP connection to ``127.0.0.1:<port>`` on to ``target_host:target_port``,
+    until :meth:`cut`: then the port is closed, so a new connection is refused, and every open one
+    is reset (RST) on both sides, as when a service drops off the network. :meth:`restore` listens
+    again on the same port. Runs an event loop in a daemon thread; use as a context manager, or
+    call :meth:`start` and :meth:`stop`::
+
+        with TCPForwarder("127.0.0.1", emulator.port) as iam:
+            iam_url = f"{iam.url}/iam"  # the emulator's IAM, behind the forwarder
+            iam.cut()
+            iam.restore()
+    """
+
+    def __init__(self, target_host: str, target_port: int):
+        self.target_host = target_host
+        self.target_port = target_port
+        self.port = 0  # a free one, chosen by start()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="tcp-forwarder", daemon=True)
+        self._server: asyncio.Server | None = None
+        #: Both ends of every open forwarded connection, and the tasks that pump them.
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:<port>``: the target's URL with the forwarder's port."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> TCPForwarder:
+        self._thread.start()
+        self._call(self._listen())
+        return self
+
+    def cut(self) -> None:
+        """Close the port and reset every open connection; returns once they are closed."""
+        self._call(self._cut())
+
+    def restore(self) -> None:
+        """Listen on the same port again (nothing happens if it is listening)."""
+        self._call(self._listen())
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self.cut()
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join()
+        self._loop.close()
+
+    def __enter__(self) -> TCPForwarder:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _call(self, coroutine: Any) -> None:
+        asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=30)
+
+    async def _listen(self) -> None:
+        if self._server is None:
+            self._server = await asyncio.start_server(self._forward, "127.0.0.1", self.port)
+            self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _cut(self) -> None:
+        if self._server is not None:
+            self._server.close()  # also resets connections not yet accepted
+            self._server = None
+        for writer in self._writers:
+            _reset(writer)
+        self._writers.clear()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=10)
+
+    async def _forward(
+        self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter
+    ) -> None:
+        task = asyncio.current_task()
+        assert task is not None  # the server runs each connection in a task of its own
+        if self._server is None:  # accepted just before a cut
+            _reset(client_writer)
+            return
+        self._tasks.add(task)
+        self._writers.add(client_writer)
+        target_writer: asyncio.StreamWriter | None = None
+        try:
+            try:
+                target_reader, target_writer = await asyncio.open_connection(
+                    self.target_host, self.target_port
+                )
+            except OSError:
+                _reset(client_writer)
+                return
+            if client_writer not in self._writers:  # cut while connecting
+                _reset(target_writer)
+                return
+            self._writers.add(target_writer)
+            await asyncio.gather(
+                _pump(client_reader, target_writer, client_writer),
+                _pump(target_reader, client_writer, target_writer),
+            )
+        finally:
+            self._tasks.discard(task)
+            for writer in (client_writer, target_writer):
+                if writer is not None:
+                    self._writers.discard(writer)
+                    writer.close()
+
+
+async def _pump(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, other: asyncio.StreamWriter
+) -> None:
+    """Copy ``reader`` to ``writer`` until end of stream, then pass the end on; on a reset or an
+    error reset both connections (``writer`` and ``other``), as a cut does."""
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+        if writer.can_write_eof():
+            writer.write_eof()
+    except OSError:
+        _reset(writer)
+        _reset(other)
+
+
+def _reset(writer: asyncio.StreamWriter) -> None:
+    """Close the connection with a TCP reset: the peer's next read or write fails with
+    ECONNRESET instead of seeing an orderly end of stream."""
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()

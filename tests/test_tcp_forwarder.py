@@ -1,0 +1,98 @@
+"""The TCP forwarder that bench/celery_deployment.py puts in front of IAM
+(``airflow_provider_oac.testing.TCPForwarder``): it forwards every connection, and a cut looks to a
+client like a service that dropped off the network."""
+
+import socket
+
+import pytest
+import requests
+
+from airflow_provider_oac.auth.flows import start_device_login
+from airflow_provider_oac.auth.protocol import IAMEndpoints
+from airflow_provider_oac.testing import TCPForwarder
+
+REQUEST = b"GET /_emulator/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+
+
+@pytest.fixture
+def forwarder(emulator):
+    with TCPForwarder("127.0.0.1", emulator.port) as forwarder:
+        yield forwarder
+
+
+def health(forwarder: TCPForwarder, session=requests) -> int:
+    return session.get(f"{forwarder.url}/_emulator/health", timeout=5).status_code
+
+
+def test_iam_behind_the_forwarder_answers_a_device_login(emulator, forwarder):
+    # http:// is accepted for the forwarder's loopback address, as for the emulator's.
+    endpoints = IAMEndpoints.for_domain(f"{forwarder.url}/iam")
+    with requests.Session() as session:
+        authorization = start_device_login(
+            session, endpoints, emulator.config.client_id, emulator.config.scope
+        )
+    assert authorization.verification_uri.startswith(f"{forwarder.url}/iam/")
+    assert emulator.control.counters()["device_authorizations"] == 1
+
+
+def test_cut_refuses_new_connections(forwarder):
+    forwarder.cut()
+
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", forwarder.port), timeout=5)
+    with pytest.raises(requests.ConnectionError):
+        health(forwarder)
+
+
+def test_cut_resets_a_kept_alive_connection(forwarder):
+    with socket.create_connection(("127.0.0.1", forwarder.port), timeout=5) as client:
+        client.sendall(REQUEST)
+        assert client.recv(65536).startswith(b"HTTP/1.1 200")
+
+        forwarder.cut()
+
+        with pytest.raises(ConnectionResetError):
+            client.recv(1)
+
+
+def test_cut_resets_both_ends_of_a_request_in_flight():
+    # A target that accepts and never answers: the request is open when the cut comes.
+    with (
+        socket.create_server(("127.0.0.1", 0)) as target,
+        TCPForwarder("127.0.0.1", target.getsockname()[1]) as forwarder,
+        socket.create_connection(("127.0.0.1", forwarder.port), timeout=5) as client,
+    ):
+        client.sendall(REQUEST)
+        target.settimeout(5)
+        accepted, _ = target.accept()
+        with accepted:
+            accepted.settimeout(5)
+            assert accepted.recv(65536) == REQUEST
+
+            forwarder.cut()
+
+            with pytest.raises(ConnectionResetError):
+                client.recv(1)
+            with pytest.raises(ConnectionResetError):
+                accepted.recv(1)
+
+
+def test_a_session_fails_during_a_cut_and_works_after_restore_on_the_same_port(forwarder):
+    port = forwarder.port
+    with requests.Session() as session:
+        assert health(forwarder, session) == 200
+
+        forwarder.cut()
+        with pytest.raises(requests.ConnectionError):
+            health(forwarder, session)
+
+        forwarder.restore()
+        assert forwarder.port == port
+        assert health(forwarder, session) == 200
+
+
+def test_restore_while_listening_changes_nothing(forwarder):
+    port = forwarder.port
+    forwarder.restore()
+    assert forwarder.port == port
+    assert health(forwarder) == 200
