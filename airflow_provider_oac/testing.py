@@ -95,8 +95,10 @@ def login(emulator: Any, conn_id: str = "oac_default", **extra: Any) -> Any:
     )
 
 
-def cli_login_args(emulator: Any, conn_id: str = "oac_default") -> list[str]:
-    """``airflow-oac login`` arguments (without the command) for a login against ``emulator``."""
+def cli_login_args(emulator: Any, conn_id: str = "oac_default", *, iam_url: str | None = None) -> list[str]:
+    """``airflow-oac login`` arguments (without the command) for a login against ``emulator``;
+    ``iam_url`` replaces the emulator's identity domain URL (such as a :class:`TCPForwarder`'s
+    in front of it)."""
     return [
         "login",
         "--conn-id",
@@ -104,7 +106,7 @@ def cli_login_args(emulator: Any, conn_id: str = "oac_default") -> list[str]:
         "--oac-url",
         emulator.url,
         "--iam-url",
-        emulator.iam_url,
+        iam_url or emulator.iam_url,
         "--client-id",
         emulator.config.client_id,
         "--scope",

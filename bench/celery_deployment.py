@@ -1,11 +1,15 @@
 """A CeleryExecutor deployment across three "hosts", under load and faults (issue 15, item 1).
 
     nice -n 10 .venv/bin/python bench/celery_deployment.py [--runs 20] [--token-ttl 4]
-        [--scenarios base,worker_kill,triggerer_restart,lock_outage,iam_outage] [--lock redis|postgres]
+        [--scenarios base,worker_kill,triggerer_restart,lock_outage,iam_outage,iam_errors]
+        [--lock redis|postgres]
 
 Not part of ``make test``. What runs, all on this machine:
 
 - the emulator (in this process), which counts every POST, refresh and spent-token presentation;
+- a TCP forwarder (in this process) in front of the emulator's IAM: the connection's IAM URL is
+  the forwarder's, so that the IAM-outage scenario can cut IAM off the network; OAC calls go
+  straight to the emulator;
 - a metadata database of its own on the PostgreSQL server on 127.0.0.1:5432, which is also the
   Celery result backend (``db+postgresql``);
 - the Celery broker: the Redis on 127.0.0.1:6379, under a key prefix and a queue of this run's own;
@@ -230,7 +234,14 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--token-ttl", type=float, default=4.0, help="access token lifetime, seconds")
     parser.add_argument("--work-seconds", type=float, default=25.0, help="how long OAC's work takes")
-    parser.add_argument("--scenarios", default="base,worker_kill,triggerer_restart,lock_outage,iam_outage")
+    parser.add_argument(
+        "--scenarios",
+        default=",".join(SCENARIOS),
+        help="comma-separated, run in this order: base (no fault), worker_kill (kill -9 of the busiest "
+        "worker), triggerer_restart, lock_outage (the lock's redis-server stopped for 20 s), "
+        "iam_outage (IAM unreachable for 30 s: connections refused, open ones reset), "
+        "iam_errors (IAM answers 503 for 30 s); default: all",
+    )
     parser.add_argument("--lock", choices=("redis", "postgres"), default="redis")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
@@ -240,6 +251,7 @@ def main() -> int:
         parser.error(f"unknown scenarios {sorted(unknown)}; known: {', '.join(SCENARIOS)}")
 
     from airflow_provider_oac.emulator import EmulatorConfig, EmulatorServer
+    from airflow_provider_oac.testing import TCPForwarder
     from tests.deployment import AirflowDeployment
     from tests.servers import (
         OwnRedis,
@@ -255,6 +267,7 @@ def main() -> int:
     tag = uuid.uuid4().hex[:8]
     queue = f"oac15-{tag}"
     emulator = EmulatorServer(EmulatorConfig()).start()
+    iam = TCPForwarder("127.0.0.1", emulator.port).start()
     lock_redis: OwnRedis | None = None
     rows: list[dict[str, Any]] = []
     with temporary_database("celery15") as (user, database):
@@ -286,7 +299,7 @@ def main() -> int:
         control = emulator.control
         try:
             deployment.airflow("db", "migrate", timeout=600)
-            cli_login(deployment, emulator)
+            cli_login(deployment, emulator, iam_url=f"{iam.url}/iam")
             deployment.python(SET_LOCK.format(lock_conn_id=lock.conn_id))
             deployment.airflow("variables", "set", "oac_snapshot_password", PASSWORD)
             control.configure(access_token_ttl=args.token_ttl, reuse_detection=True, work_request_seconds=2)
@@ -302,12 +315,15 @@ def main() -> int:
                 control.configure(work_request_seconds=args.work_seconds)
                 for index, scenario in enumerate(scenarios):
                     print(f"[{time.strftime('%H:%M:%S')}] scenario {scenario}", flush=True)
-                    rows.append(run_scenario(scenario, index, args, deployment, celery, control, lock_redis))
+                    rows.append(
+                        run_scenario(scenario, index, args, deployment, celery, control, lock_redis, iam)
+                    )
                     print("  " + json.dumps(rows[-1]), flush=True)
         finally:
             celery.stop()
             if lock_redis is not None:
                 lock_redis.stop()
+            iam.stop()
             emulator.stop()
             drop_broker_keys(f"{queue}:")
     print_table(rows, args)
@@ -393,10 +409,7 @@ def _fault_triggerer_restart(ctx: dict[str, Any]) -> str:
     return f"triggerer restarted with {len(restores)} restores deferred"
 
 
-def _fault_lock_outage(ctx: dict[str, Any]) -> str:
-    lock_redis = ctx["lock_redis"]
-    if lock_redis is None:
-        return "skipped: the lock is PostgreSQL (the shared server is not ours to stop)"
+def _wait_for_backup_posts(ctx: dict[str, Any]) -> None:
     wait_until(
         lambda: (
             ctx["control"].counters()["work_requests_created"] - ctx["c0"]["work_requests_created"]
@@ -405,6 +418,13 @@ def _fault_lock_outage(ctx: dict[str, Any]) -> str:
         300,
         "the backups' POSTs",
     )
+
+
+def _fault_lock_outage(ctx: dict[str, Any]) -> str:
+    lock_redis = ctx["lock_redis"]
+    if lock_redis is None:
+        return "skipped: the lock is PostgreSQL (the shared server is not ours to stop)"
+    _wait_for_backup_posts(ctx)
     lock_redis.kill()
     time.sleep(20)
     lock_redis.start()
@@ -412,14 +432,23 @@ def _fault_lock_outage(ctx: dict[str, Any]) -> str:
 
 
 def _fault_iam_outage(ctx: dict[str, Any]) -> str:
+    """Once every backup has posted, cut IAM off the network for 30 s: the forwarder the
+    connection's IAM URL names stops listening (a new connection is refused) and resets every open
+    connection, then listens again on the same port."""
+    _wait_for_backup_posts(ctx)
+    ctx["iam"].cut()
+    try:
+        time.sleep(30)
+    finally:
+        ctx["iam"].restore()
+    return "IAM unreachable (connection refused, open connections reset) for 30 s"
+
+
+def _fault_iam_errors(ctx: dict[str, Any]) -> str:
+    """Once every backup has posted, IAM answers 503 to every request for 30 s (an emulator fault):
+    reachable, but failing."""
     control = ctx["control"]
-    wait_until(
-        lambda: (
-            control.counters()["work_requests_created"] - ctx["c0"]["work_requests_created"] >= ctx["backups"]
-        ),
-        300,
-        "the backups' POSTs",
-    )
+    _wait_for_backup_posts(ctx)
     control.add_fault("* /iam/*", "status", status=503, times=1_000_000)
     time.sleep(30)
     control.clear_faults()
@@ -432,6 +461,7 @@ SCENARIOS: dict[str, Callable[[dict[str, Any]], str] | None] = {
     "triggerer_restart": _fault_triggerer_restart,
     "lock_outage": _fault_lock_outage,
     "iam_outage": _fault_iam_outage,
+    "iam_errors": _fault_iam_errors,
 }
 
 
@@ -443,6 +473,7 @@ def run_scenario(
     celery: Celery,
     control: Any,
     lock_redis: Any,
+    iam: Any,
 ) -> dict[str, Any]:
     c0 = control.counters()
     log0 = len(control.request_log())
@@ -454,6 +485,7 @@ def run_scenario(
         "celery": celery,
         "control": control,
         "lock_redis": lock_redis,
+        "iam": iam,
         "runs": runs,
         "c0": c0,
         "backups": backups,

@@ -21,10 +21,17 @@ pytestmark = [pytest.mark.scheduler, pytest.mark.timeout(900)]
 PASSWORD = "Known-Snapshot-Pa55word-7f3a"
 
 
-def cli_login(deployment: AirflowDeployment, emulator) -> None:
+def cli_login(deployment: AirflowDeployment, emulator, *, iam_url: str | None = None) -> None:
+    """``airflow-oac login`` against ``emulator`` into ``deployment``; ``iam_url`` replaces the
+    emulator's IAM URL in the connection (a forwarder in front of it)."""
     emulator.control.configure(auto_approve=True, device_interval=1, work_request_seconds=2)
     result = subprocess.run(
-        [str(BIN / "airflow-oac"), *cli_login_args(emulator), "--bucket", "real-scheduler-bucket"],
+        [
+            str(BIN / "airflow-oac"),
+            *cli_login_args(emulator, iam_url=iam_url),
+            "--bucket",
+            "real-scheduler-bucket",
+        ],
         env=deployment.env,
         text=True,
         capture_output=True,

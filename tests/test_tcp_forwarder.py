@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from airflow_provider_oac.auth.flows import start_device_login
-from airflow_provider_oac.auth.protocol import IAMEndpoints
+from airflow_provider_oac.hooks.config import connection_config
 from airflow_provider_oac.testing import TCPForwarder
 
 REQUEST = b"GET /_emulator/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
@@ -24,13 +24,24 @@ def health(forwarder: TCPForwarder, session=requests) -> int:
     return session.get(f"{forwarder.url}/_emulator/health", timeout=5).status_code
 
 
-def test_iam_behind_the_forwarder_answers_a_device_login(emulator, forwarder):
-    # http:// is accepted for the forwarder's loopback address, as for the emulator's.
-    endpoints = IAMEndpoints.for_domain(f"{forwarder.url}/iam")
+def test_a_connection_with_its_iam_behind_the_forwarder_talks_to_the_emulators_iam(emulator, forwarder):
+    # What the Celery bench's connection holds: OAC straight at the emulator, IAM at the forwarder
+    # (plain http:// is accepted: the forwarder is on a loopback address).
+    config = connection_config(
+        "oac_default",
+        host=emulator.url,
+        login=emulator.config.client_id,
+        password=None,
+        extra={"iam_url": f"{forwarder.url}/iam", "scope": emulator.config.scope},
+        require_refresh_token=False,
+    )
+    endpoints = config.iam_endpoints
+    assert all(
+        url.startswith(f"{forwarder.url}/iam/")
+        for url in (endpoints.device_url, endpoints.token_url, endpoints.revoke_url)
+    )
     with requests.Session() as session:
-        authorization = start_device_login(
-            session, endpoints, emulator.config.client_id, emulator.config.scope
-        )
+        authorization = start_device_login(session, endpoints, config.client_id, config.scope)
     assert authorization.verification_uri.startswith(f"{forwarder.url}/iam/")
     assert emulator.control.counters()["device_authorizations"] == 1
 
