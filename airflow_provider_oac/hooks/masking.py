@@ -145,8 +145,10 @@ def _retire(generations: list[_Generation], now: float) -> set[str]:
 def masks_by_name(name: str) -> bool:
     """Whether Airflow masks a Variable of this name when a task or trigger reads it (its
     supervisor then keeps the value for good). False when the masker is of an unknown shape."""
-    masker = _masker(_masker_modules()[0])
-    hide = getattr(masker, "should_hide_value_for_key", None)
+    module = _masker_modules()[0]
+    # a method of the masker in Task SDK 1.1+, a function of the module in 1.0
+    hide = getattr(_masker(module), "should_hide_value_for_key", None)
+    hide = hide or getattr(importlib.import_module(module), "should_hide_value_for_key", None)
     return bool(hide(name)) if callable(hide) else False
 
 
