@@ -450,7 +450,7 @@ def _warn_sensitive_name(conn_id: str, login_key: str) -> None:
         log.warning(
             "The OAC token record of connection %s is named %s, which Airflow takes for a secret's "
             "name (a word of [core] sensitive_var_conn_names or Airflow's defaults, e.g. token, "
-            "secret, password, proxy, is in the connection id): Airflow's triggerer then keeps one "
+            "secret, password, is in the connection id): Airflow's triggerer then keeps one "
             "more value for good at every refresh. Use a connection id without such words "
             "(docs/tokens.md).",
             conn_id,

@@ -19,6 +19,7 @@ import logging
 
 import pytest
 
+from airflow_provider_oac import version_compat
 from airflow_provider_oac.hooks import masking, token_store
 from airflow_provider_oac.hooks.oac import OACHook
 from airflow_provider_oac.hooks.token_manager import forget_process_cache
@@ -75,7 +76,7 @@ def test_the_supervisor_learns_no_value_from_reading_the_record_at_each_refresh(
     hook = OACHook("oac_n_sup")
     hook.config  # noqa: B018 - read now, before the fake supervisor is in place
     supervisor = MaskingSupervisor()
-    supervised(monkeypatch, supervisor, airflow_3_1_plus=True)
+    supervised(monkeypatch, supervisor, airflow_3_1_plus=version_compat.AIRFLOW_V_3_1_PLUS)
 
     for _ in range(20):
         refresh(hook)
@@ -180,15 +181,15 @@ def test_a_store_without_the_login_cannot_read_or_write_a_new_login_s_record(emu
 
 
 def test_a_connection_id_that_airflow_takes_for_a_secret_s_name_is_warned_about(emulator, caplog):
-    login(emulator, "oac_proxy_n")  # "proxy" is one of Airflow's sensitive names
+    login(emulator, "oac_secret_n")  # "secret" is one of Airflow's sensitive names
     token_store._names_checked.clear()
 
     with caplog.at_level(logging.WARNING):
-        OACHook("oac_proxy_n").get_access_token()
-        OACHook("oac_proxy_n").get_access_token()
+        OACHook("oac_secret_n").get_access_token()
+        OACHook("oac_secret_n").get_access_token()
 
     warnings = [r.getMessage() for r in caplog.records if "takes for a secret's name" in r.getMessage()]
-    assert len(warnings) == 1 and "oac_proxy_n" in warnings[0], warnings
+    assert len(warnings) == 1 and "oac_secret_n" in warnings[0], warnings
 
 
 def test_a_record_under_the_new_name_that_is_not_sealed_is_an_error_never_no_record(emulator):
