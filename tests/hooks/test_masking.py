@@ -14,21 +14,11 @@ import pytest
 from airflow_provider_oac.hooks import masking
 from airflow_provider_oac.hooks._airflow import mask_secret
 from airflow_provider_oac.hooks.oac import OACHook
-from airflow_provider_oac.hooks.token_manager import TokenManager, forget_process_cache
+from airflow_provider_oac.hooks.token_manager import TokenManager
 from airflow_provider_oac.hooks.token_store import VariableTokenStore
 from tests.helpers import login
 
-pytestmark = pytest.mark.usefixtures("airflow_db")
-
-
-@pytest.fixture(autouse=True)
-def state_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("AIRFLOW_PROVIDER_OAC_STATE_DIR", str(tmp_path / "state"))
-    forget_process_cache()
-    masking.forget()
-    yield
-    forget_process_cache()
-    masking.forget()
+pytestmark = pytest.mark.usefixtures("airflow_db", "fresh_token_state")
 
 
 class Clock:

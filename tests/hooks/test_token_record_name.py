@@ -34,17 +34,7 @@ from airflow_provider_oac.hooks.token_store import (
 from tests.helpers import login
 from tests.hooks.test_token_sealing import RecordingVariableComms, issued_tokens, supervised
 
-pytestmark = pytest.mark.usefixtures("airflow_db")
-
-
-@pytest.fixture(autouse=True)
-def state_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("AIRFLOW_PROVIDER_OAC_STATE_DIR", str(tmp_path / "state"))
-    forget_process_cache()
-    masking.forget()
-    yield
-    forget_process_cache()
-    masking.forget()
+pytestmark = pytest.mark.usefixtures("airflow_db", "fresh_token_state")
 
 
 class MaskingSupervisor(RecordingVariableComms):
@@ -64,6 +54,16 @@ class MaskingSupervisor(RecordingVariableComms):
         if type(msg).__name__ == "GetVariable" and msg.key in self.variables:
             self.masker.add_mask(self.variables[msg.key], msg.key)
         return answer
+
+
+def logged_in_and_refreshed(emulator, conn_id: str) -> tuple[OACHook, TokenRecord]:
+    """A new login of ``conn_id`` and its first refresh, done the CLI's way (the metadata DB)."""
+    login(emulator, conn_id)
+    hook = OACHook(conn_id)
+    hook.get_access_token()
+    record = VariableTokenStore(hook.config.refresh_token).read(conn_id, hook.config.login_key)
+    assert record is not None
+    return hook, record
 
 
 def refresh(hook: OACHook) -> str:
@@ -116,13 +116,9 @@ def test_a_new_login_s_record_has_a_name_that_is_not_masked_and_is_always_sealed
 
 
 def test_a_login_of_an_older_release_keeps_its_record_name_and_warns_once(emulator, monkeypatch, caplog):
-    login(emulator, "oac_n_old")
-    hook = OACHook("oac_n_old")
-    hook.get_access_token()
+    hook, record = logged_in_and_refreshed(emulator, "oac_n_old")
     new_key = variable_key("oac_n_old", hook.config.login_key)
     legacy_key = variable_key("oac_n_old", hook.config.login_key, legacy=True)
-    record = VariableTokenStore(hook.config.refresh_token).read("oac_n_old", hook.config.login_key)
-    assert record is not None
 
     from airflow.models import Variable
 
@@ -149,11 +145,7 @@ def test_a_login_of_an_older_release_keeps_its_record_name_and_warns_once(emulat
 
 
 def test_forgetting_a_login_deletes_its_records_under_both_names(emulator):
-    login(emulator, "oac_n_forget")
-    hook = OACHook("oac_n_forget")
-    hook.get_access_token()
-    record = VariableTokenStore(hook.config.refresh_token).read("oac_n_forget", hook.config.login_key)
-    assert record is not None
+    hook, record = logged_in_and_refreshed(emulator, "oac_n_forget")
 
     from airflow.models import Variable
 
@@ -166,11 +158,7 @@ def test_forgetting_a_login_deletes_its_records_under_both_names(emulator):
 
 
 def test_a_store_without_the_login_cannot_read_or_write_a_new_login_s_record(emulator):
-    login(emulator, "oac_n_nologin")
-    hook = OACHook("oac_n_nologin")
-    hook.get_access_token()
-    record = VariableTokenStore(hook.config.refresh_token).read("oac_n_nologin", hook.config.login_key)
-    assert record is not None
+    hook, record = logged_in_and_refreshed(emulator, "oac_n_nologin")
 
     from airflow_provider_oac.hooks._airflow import OACVariableError
 
@@ -193,12 +181,8 @@ def test_a_connection_id_that_airflow_takes_for_a_secret_s_name_is_warned_about(
 
 
 def test_a_record_under_the_new_name_that_is_not_sealed_is_an_error_never_no_record(emulator):
-    login(emulator, "oac_n_altered")
-    hook = OACHook("oac_n_altered")
-    hook.get_access_token()
+    hook, record = logged_in_and_refreshed(emulator, "oac_n_altered")
     store = VariableTokenStore(hook.config.refresh_token)
-    record = store.read("oac_n_altered", hook.config.login_key)
-    assert record is not None
 
     from airflow.models import Variable
 
