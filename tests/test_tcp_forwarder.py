@@ -123,3 +123,33 @@ def test_restore_while_listening_changes_nothing(forwarder):
     forwarder.restore()
     assert forwarder.port == port
     assert health(forwarder) == 200
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_a_refresh_while_iam_is_cut_off_fails_as_unreachable_and_sends_no_refresh_token(emulator, forwarder):
+    import json
+
+    from airflow.models import Connection
+    from airflow.utils.session import create_session
+
+    from airflow_provider_oac.errors import OACTokenEndpointUnavailable
+    from airflow_provider_oac.hooks.oac import OACHook
+    from airflow_provider_oac.testing import login
+
+    login(emulator, "oac_fwd_cut")
+    with create_session() as session:  # IAM behind the forwarder, as in the Celery bench
+        conn = session.query(Connection).filter_by(conn_id="oac_fwd_cut").one()
+        conn.set_extra(json.dumps({**conn.extra_dejson, "iam_url": f"{forwarder.url}/iam"}))
+    hook = OACHook("oac_fwd_cut")
+    assert hook.config.iam_endpoints.token_url.startswith(forwarder.url)
+    hook.token_manager.invalidate_current()
+    forwarder.cut()
+    try:
+        with pytest.raises(OACTokenEndpointUnavailable, match="could not be reached") as failure:
+            hook.get_access_token()
+        assert failure.value.refresh_token_maybe_spent is False
+    finally:
+        forwarder.restore()
+    hook.get_access_token()  # the same refresh token, never presented before: the login is fine
+    counters = emulator.control.counters()
+    assert counters["refreshes"] == 1 and counters["spent_refresh_token_presentations"] == 0, counters
