@@ -3,6 +3,7 @@
     nice -n 10 .venv/bin/python bench/celery_deployment.py [--runs 20] [--token-ttl 4]
         [--scenarios base,worker_kill,triggerer_restart,lock_outage,iam_outage,iam_errors]
         [--lock redis|postgres]
+    nice -n 10 .venv/bin/python bench/celery_deployment.py --scenarios time_limits
 
 Not part of ``make test``. What runs, all on this machine:
 
@@ -27,6 +28,14 @@ waits for every run and prints one row: runs, successes, POSTs against snapshots
 (against the runs that asked for one), refreshes per access-token lifetime, spent-token
 presentations and revoked logins (both must be 0), task tries beyond the first, and how many tries
 re-attached to a recorded work request instead of posting.
+
+``time_limits`` (issue 15, item 3; not in the default list) runs the four runs of
+``tests/time_limits.py`` on this deployment instead: a backup waiting in the worker and a deferred
+one, each with ``execution_timeout=20``, and one of each that a person marks failed through the
+REST API, while the emulator holds every work request unfinished; then the work requests are let
+finish and the tasks cleared. One row per run: what ended the wait, when the wait ended and when the
+task failed (seconds after ``execute`` began, and after the mark), the run's POSTs before and after
+the clear, whether the rerun re-attached, and the hosts of the two tries.
 """
 
 from __future__ import annotations
@@ -240,15 +249,16 @@ def main() -> int:
         help="comma-separated, run in this order: base (no fault), worker_kill (kill -9 of the busiest "
         "worker), triggerer_restart, lock_outage (the lock's redis-server stopped for 20 s), "
         "iam_outage (IAM unreachable for 30 s: connections refused, open ones reset), "
-        "iam_errors (IAM answers 503 for 30 s); default: all",
+        "iam_errors (IAM answers 503 for 30 s); default: all of these. Also time_limits "
+        "(execution_timeout and marking failed, in the worker and deferred; tests/time_limits.py)",
     )
     parser.add_argument("--lock", choices=("redis", "postgres"), default="redis")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
     scenarios = args.scenarios.split(",")
-    unknown = set(scenarios) - set(SCENARIOS)
+    unknown = set(scenarios) - set(SCENARIOS) - {TIME_LIMITS}
     if unknown:
-        parser.error(f"unknown scenarios {sorted(unknown)}; known: {', '.join(SCENARIOS)}")
+        parser.error(f"unknown scenarios {sorted(unknown)}; known: {', '.join([*SCENARIOS, TIME_LIMITS])}")
 
     from airflow_provider_oac.emulator import EmulatorConfig, EmulatorServer
     from airflow_provider_oac.testing import TCPForwarder
@@ -264,6 +274,10 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="oac-celery-"))
     (work / "dags").mkdir()
     (work / "dags" / "c15_dags.py").write_text(textwrap.dedent(DAGS))
+    if TIME_LIMITS in scenarios:
+        from tests.time_limits import DAGS as TIME_LIMIT_DAGS
+
+        (work / "dags" / "oac_limits.py").write_text(TIME_LIMIT_DAGS)
     tag = uuid.uuid4().hex[:8]
     queue = f"oac15-{tag}"
     emulator = EmulatorServer(EmulatorConfig()).start()
@@ -336,6 +350,7 @@ def main() -> int:
         and r["revoked"] == 0
         and r["creates"] <= r["backups"]
         and r["restores"] <= r["restore_runs"]
+        and r.get("ok", True)
         for r in rows
     )
     return 0 if ok and len(rows) == len(scenarios) else 1
@@ -475,6 +490,8 @@ def run_scenario(
     lock_redis: Any,
     iam: Any,
 ) -> dict[str, Any]:
+    if scenario == TIME_LIMITS:
+        return run_time_limits(args, deployment, celery, control)
     c0 = control.counters()
     log0 = len(control.request_log())
     kinds = mix(args.runs)
@@ -553,12 +570,129 @@ def run_scenario(
     }
 
 
+TIME_LIMITS = "time_limits"
+
+
+def run_time_limits(
+    args: argparse.Namespace, deployment: Any, celery: Celery, control: Any
+) -> dict[str, Any]:
+    """Issue 15, item 3 on Celery: the four runs of tests/time_limits.py, their task logs on the
+    three hosts and the triggerer's."""
+    from tests.time_limits import ACCEPTED, KILLED, LIMIT, LIMITED, POLL, WHY, four_runs, log_files, measure
+
+    c0 = control.counters()
+    log0 = len(control.request_log())
+    homes = [deployment.home, *(celery.home(n) for n in celery.names)]
+    started = time.monotonic()
+    outcome = four_runs(deployment, control, homes)
+    seconds = time.monotonic() - started
+    measure(outcome, homes)
+    c1 = control.counters()
+    posts = control.request_log()[log0:]
+
+    def host(path: Path) -> str:
+        return next((n for n in celery.names if path.is_relative_to(celery.home(n))), "triggerer")
+
+    per_run = []
+    for dag_id in LIMITED + KILLED:
+        figure, files = outcome.figures[dag_id], log_files(homes, dag_id)
+        first = [p for p in files if p.name.startswith("attempt=1.")]
+        later = [p for p in files if not p.name.startswith("attempt=1.")]
+        lines = outcome.stopped[dag_id]
+        why = WHY.search(lines[0]) if lines else None
+        per_run.append(
+            {
+                "run": dag_id,
+                "ended_by": why.group(1) if why else "no 'Stopped waiting' line",
+                "wait_ended_s": figure["wait_ended_after_execute_s"],
+                "task_failed_s": figure["task_ended_after_execute_s"],
+                "wait_ended_after_mark_s": figure.get("wait_ended_after_mark_s"),
+                "task_failed_after_mark_s": figure.get("task_ended_after_mark_s"),
+                "posts": sum(p.read_text(errors="replace").count(ACCEPTED) for p in first),
+                "posts_after_clear": sum(p.read_text(errors="replace").count(ACCEPTED) for p in later),
+                "reattached": any(
+                    "Re-attaching to work request" in p.read_text(errors="replace") for p in later
+                ),
+                "rerun": outcome.reruns[dag_id]["state"],
+                "hosts": " / ".join(
+                    "+".join(sorted({host(p) for p in tries if ".trigger." not in p.name}))
+                    for tries in (first, later)
+                ),
+            }
+        )
+    creates = sum(1 for e in posts if e["method"] == "POST" and e["path"] == f"{API}/snapshots")
+    refreshes = c1["refreshes"] - c0["refreshes"]
+    ok = outcome.released == outcome.created == outcome.created_after_clear == creates == len(
+        per_run
+    ) and all(
+        r["posts"] == 1
+        and r["posts_after_clear"] == 0
+        and r["reattached"]
+        and r["rerun"] == "success"
+        and r["wait_ended_s"] is not None
+        for r in per_run
+    )
+    return {
+        "scenario": TIME_LIMITS,
+        "fault": f"execution_timeout={LIMIT} s, poll_interval={POLL} s; work requests held, then released",
+        "runs": len(per_run),
+        "success": sum(1 for r in per_run if r["rerun"] == "success"),
+        "backups": len(per_run),
+        "creates": creates,
+        "created_while_held": outcome.created,
+        "created_after_clear": outcome.created_after_clear,
+        "restore_runs": 0,
+        "restores": 0,
+        "seconds": round(seconds),
+        "refreshes": refreshes,
+        "per_lifetime": round(refreshes / (seconds / args.token_ttl), 2),
+        "spent": c1["spent_refresh_token_presentations"] - c0["spent_refresh_token_presentations"],
+        "revoked": c1["revoked_logins"] - c0["revoked_logins"],
+        "ok": ok,
+        "time_limits": per_run,
+    }
+
+
+def print_time_limits(r: dict[str, Any]) -> None:
+    def mark(seconds: float | None, after_mark: float | None) -> str:
+        return "-" if seconds is None else f"{seconds}" + ("" if after_mark is None else f" ({after_mark})")
+
+    print(f"time_limits: {r['fault']}\n")
+    head = (
+        "| Run | What ended the wait | Wait ended, s after execute (after the mark) "
+        "| Task failed, s after execute (after the mark) | POSTs | POSTs after release + clear "
+        "| Re-attached | Hosts: try 1 / rerun |"
+    )
+    print(head)
+    print("|" + "---|" * (head.count(" | ") + 1))
+    for t in r["time_limits"]:
+        print(
+            f"| {t['run']} | {t['ended_by']} | {mark(t['wait_ended_s'], t['wait_ended_after_mark_s'])} "
+            f"| {mark(t['task_failed_s'], t['task_failed_after_mark_s'])} | {t['posts']} "
+            f"| {t['posts_after_clear']} | {'yes' if t['reattached'] else 'no'} (rerun {t['rerun']}) "
+            f"| {t['hosts']} |"
+        )
+    print(
+        f"\nSnapshot POSTs (emulator): {r['created_while_held']} while held, {r['created_after_clear']} after "
+        f"release + clear ({r['created_after_clear'] - r['created_while_held']} more; {r['creates']} in the "
+        f"request log); refreshes {r['refreshes']} ({r['per_lifetime']} per token lifetime); spent-token "
+        f"presentations {r['spent']}; revoked logins {r['revoked']}; {r['seconds']} s; "
+        f"{'OK' if r['ok'] else 'NOT OK'}\n"
+    )
+
+
 def print_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
     print(
         f"\nCeleryExecutor deployment: {args.workers} workers, {args.runs} runs per scenario, "
         f"access tokens of {args.token_ttl:g} s, work requests of {args.work_seconds:g} s, "
         f"{args.lock} lock; load average {os.getloadavg()[0]:.1f}\n"
     )
+    for r in rows:
+        if r["scenario"] == TIME_LIMITS:
+            print_time_limits(r)
+    rows = [r for r in rows if r["scenario"] != TIME_LIMITS]
+    if not rows:
+        return
     head = (
         "| Scenario | Runs | Succeeded | Snapshot POSTs / backups | Restore POSTs / restores | Time s "
         "| Refreshes (per token lifetime) | Spent-token presentations | Revoked logins | Retried tries "
