@@ -309,12 +309,7 @@ class VariableTokenStore:
 
     def read(self, conn_id: str, login_key: str) -> TokenRecord | None:
         _warn_sensitive_name(conn_id, login_key)
-        text = _get(variable_key(conn_id, login_key))
-        legacy = False
-        if not text:
-            text = _get(variable_key(conn_id, login_key, legacy=True))
-            legacy = bool(text)
-        self._legacy[(conn_id, login_key)] = legacy
+        text, legacy = self._lookup(conn_id, login_key)
         if not text:
             return None
         sealed_for = sealed_login_key(text)
@@ -347,18 +342,27 @@ class VariableTokenStore:
         # debug level, which its logging configuration filters by default).
         return not version_compat.AIRFLOW_V_3_1_PLUS and in_supervised_process()
 
+    def _lookup(self, conn_id: str, login_key: str) -> tuple[str | None, bool]:
+        """The text of the login's record and whether it is under the legacy name (the new name
+        first); remembered, so that :meth:`write` writes back where the record is."""
+        text = _get(variable_key(conn_id, login_key))
+        legacy = False
+        if not text:
+            text = _get(variable_key(conn_id, login_key, legacy=True))
+            legacy = bool(text)
+        self._legacy[(conn_id, login_key)] = legacy
+        return text, legacy
+
     def _is_legacy(self, conn_id: str, login_key: str) -> bool:
         known = self._legacy.get((conn_id, login_key))
         if known is None:  # not read through this store (a refresh always reads first)
-            legacy = not _get(variable_key(conn_id, login_key))
-            known = legacy and bool(_get(variable_key(conn_id, login_key, legacy=True)))
-            self._legacy[(conn_id, login_key)] = known
+            known = self._lookup(conn_id, login_key)[1]
         return known
 
     def write(self, conn_id: str, record: TokenRecord) -> None:
         legacy = self._is_legacy(conn_id, record.login_key)
         key = variable_key(conn_id, record.login_key, legacy=legacy)
-        sealed = not (legacy and not self.seals())
+        sealed = not legacy or self.seals()
         if not sealed:
             value = record.to_json()
         elif not self._login_refresh_token:
